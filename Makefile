@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# pcopy top-level Makefile.
+#
+#   make            build pcopy.ko, the agent, the selftests and the tools
+#   make check      install what is missing, build, lint, boot the test VM,
+#                   run every selftest, print "N passed, N failed"
+#                   (T="name ..." runs only the selftests whose name matches)
+#   make demo       install, build, boot the test VM and run the main job
+#   make lint       checkpatch and sparse on kmod/
+#
+# KDIR defaults to the newest installed Debian 6.1 headers; KVER is the
+# kernel release the VM boots, which must be the one pcopy.ko is built for.
+
+KVER ?= $(shell ls -d /lib/modules/6.1.*/build 2>/dev/null | sort -V | tail -n 1 | cut -d/ -f4)
+KDIR ?= /lib/modules/$(KVER)/build
+BUILD ?= $(CURDIR)/build
+KSRC_TAR ?= /usr/src/linux-source-6.1.tar.xz
+KSRC := $(BUILD)/linux-src
+T ?=
+
+CC ?= gcc
+USER_CFLAGS := -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I$(CURDIR)/uapi
+export CC USER_CFLAGS KSRC BUILD
+
+.PHONY: all kmod agent selftests tools check demo lint deps clean vm-check vm-demo ksrc
+
+all: kmod agent selftests tools
+
+kmod:
+	@test -d "$(KDIR)" || { echo "kmod: no kernel headers at '$(KDIR)' (install linux-headers-amd64 or set KDIR)"; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+agent:
+	$(MAKE) -C agent
+
+# Pieces of Debian's linux-source-6.1 we use: the kselftest harness headers
+# and checkpatch.
+$(KSRC)/.stamp: $(KSRC_TAR)
+	@test -r "$(KSRC_TAR)" || { echo "ksrc: $(KSRC_TAR) missing (install linux-source-6.1)"; exit 1; }
+	rm -rf $(KSRC) && mkdir -p $(KSRC)
+	tar -xf $(KSRC_TAR) -C $(KSRC) --strip-components=1 \
+		linux-source-6.1/tools/testing/selftests/kselftest_harness.h \
+		linux-source-6.1/tools/testing/selftests/kselftest.h \
+		linux-source-6.1/scripts/checkpatch.pl \
+		linux-source-6.1/scripts/spelling.txt \
+		linux-source-6.1/scripts/const_structs.checkpatch
+	touch $@
+
+ksrc: $(KSRC)/.stamp
+
+selftests: ksrc agent tools
+	$(MAKE) -C selftests
+
+tools:
+	@if [ -f tools/minivm/Makefile ]; then $(MAKE) -C tools/minivm; fi
+
+deps:
+	tools/deps.sh
+
+lint: ksrc
+	$(KSRC)/scripts/checkpatch.pl --no-tree --quiet --show-types -f $(filter-out %.mod.c,$(wildcard kmod/*.c)) kmod/*.h
+	$(MAKE) -C $(KDIR) M=$(CURDIR) C=2 modules 2>&1 | tee $(BUILD)/sparse.log
+	@! grep -E 'warning:|error:' $(BUILD)/sparse.log
+
+# make check / make demo: the two set-up commands of the README.
+check: deps
+	$(MAKE) vm-check
+
+demo: deps
+	$(MAKE) vm-demo
+
+vm-check:
+	@BUILD=$(BUILD) KVER=$(KVER) T="$(T)" tools/vmtest/check.sh
+
+vm-demo: all
+	@BUILD=$(BUILD) KVER=$(KVER) tools/vmtest/vm.sh demo
+	@test ! -e $(BUILD)/vm/results/vm-error && test ! -e $(BUILD)/vm/results/setup-error || \
+		{ cat $(BUILD)/vm/results/*-error; exit 1; }
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) clean || true
+	$(MAKE) -C agent clean
+	$(MAKE) -C selftests clean
+	@if [ -f tools/minivm/Makefile ]; then $(MAKE) -C tools/minivm clean; fi
+	rm -rf $(BUILD)

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pcopy: the agent.  main() only parses the global options and dispatches
+ * to a subcommand; each subcommand lives in its own cmd_*.c file.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include <pcopy.h>
+
+#include "agent.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv, const struct opts *o);
+	const char *help;
+} cmds[] = {
+	{ "status", cmd_status, "show the module's version, ABI and hooks" },
+};
+
+static void usage(FILE *f)
+{
+	unsigned int i;
+
+	fprintf(f, "usage: pcopy [-j] COMMAND [ARGS...]\n\n"
+		"  -j, --json     machine-readable JSON output\n"
+		"  -h, --help     this help\n"
+		"  -V, --version  agent version\n\ncommands:\n");
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+}
+
+void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "pcopy: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(run 'pcopy --help' for usage)\n");
+	exit(2);
+}
+
+void print_json(struct json_object *obj)
+{
+	puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
+					    JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = { 0 };
+	unsigned int i;
+	int c;
+
+	/* '+': stop at the subcommand, it parses its own options */
+	while ((c = getopt_long(argc, argv, "+jhV", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			o.json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("pcopy agent %s (ABI %d)\n", PCOPY_AGENT_VERSION,
+			       PCOPY_ABI_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (!strcmp(argv[optind], cmds[i].name)) {
+			argc -= optind;
+			argv += optind;
+			optind = 1;
+			return cmds[i].fn(argc, argv, &o) ? 1 : 0;
+		}
+	}
+	usage_error("unknown command '%s'", argv[optind]);
+	return 2;
+}

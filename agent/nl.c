@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Talking to pcopy.ko over generic netlink, with libnl-genl-3. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <linux/netlink.h>
+#include <netlink/genl/ctrl.h>
+#include <netlink/msg.h>
+
+#include "nl.h"
+
+struct nla_policy pnl_policy[PCOPY_A_MAX + 1] = {
+	[PCOPY_A_MODULE_VERSION] = { .type = NLA_NUL_STRING,
+				     .maxlen = PCOPY_VERSION_MAXLEN + 1 },
+	[PCOPY_A_ABI_VERSION]	 = { .type = NLA_U32 },
+	[PCOPY_A_FEATURES]	 = { .type = NLA_U64 },
+	[PCOPY_A_FEATURES_KNOWN] = { .type = NLA_U64 },
+};
+
+int pnl_open(struct pnl *p)
+{
+	int one = 1;
+	int ret;
+
+	p->sk = nl_socket_alloc();
+	if (!p->sk) {
+		fprintf(stderr, "pcopy: cannot allocate a netlink socket\n");
+		return -ENOMEM;
+	}
+	ret = genl_connect(p->sk);
+	if (ret < 0) {
+		fprintf(stderr, "pcopy: cannot open generic netlink: %s\n",
+			nl_geterror(ret));
+		ret = -ENOTCONN;
+		goto err;
+	}
+	/* libnl 3.7 has no helper for this: ask for extack messages */
+	setsockopt(nl_socket_get_fd(p->sk), SOL_NETLINK, NETLINK_EXT_ACK,
+		   &one, sizeof(one));
+	p->family = genl_ctrl_resolve(p->sk, PCOPY_GENL_NAME);
+	if (p->family < 0) {
+		if (p->family == -NLE_OBJ_NOTFOUND) {
+			fprintf(stderr, "pcopy: the pcopy kernel module is not loaded "
+				"(no generic netlink family \"%s\"; insmod pcopy.ko)\n",
+				PCOPY_GENL_NAME);
+			ret = -ENOENT;
+		} else {
+			fprintf(stderr, "pcopy: cannot resolve the pcopy netlink family: %s\n",
+				nl_geterror(p->family));
+			ret = -EIO;
+		}
+		goto err;
+	}
+	return 0;
+err:
+	nl_socket_free(p->sk);
+	p->sk = NULL;
+	return ret;
+}
+
+void pnl_close(struct pnl *p)
+{
+	nl_socket_free(p->sk);
+	p->sk = NULL;
+}
+
+struct nl_msg *pnl_msg(struct pnl *p, uint8_t cmd, int flags)
+{
+	struct nl_msg *msg = nlmsg_alloc();
+
+	if (!msg)
+		return NULL;
+	if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, p->family, 0,
+			 flags, cmd, PCOPY_GENL_VERSION)) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+struct req_ctx {
+	int (*cb)(struct nlattr **tb, void *arg);
+	void *arg;
+	int err;
+};
+
+static int valid_cb(struct nl_msg *msg, void *arg)
+{
+	struct req_ctx *ctx = arg;
+	struct nlattr *tb[PCOPY_A_MAX + 1];
+	int ret;
+
+	ret = genlmsg_parse(nlmsg_hdr(msg), 0, tb, PCOPY_A_MAX, pnl_policy);
+	if (ret < 0) {
+		fprintf(stderr, "pcopy: malformed reply from the module: %s\n",
+			nl_geterror(ret));
+		ctx->err = -EPROTO;
+		return NL_STOP;
+	}
+	if (ctx->cb) {
+		ret = ctx->cb(tb, ctx->arg);
+		if (ret < 0) {
+			ctx->err = ret;
+			return NL_STOP;
+		}
+	}
+	return NL_OK;
+}
+
+static int error_cb(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
+{
+	struct req_ctx *ctx = arg;
+	struct nlmsghdr *nlh = (struct nlmsghdr *)e - 1;
+	struct nlattr *tb[NLMSGERR_ATTR_MAX + 1] = { 0 };
+	int hlen = sizeof(*e);
+
+	(void)nla;
+	ctx->err = e->error;
+	/* extack TLVs follow the error, after the echoed request header */
+	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
+		if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+			hlen += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
+		if ((int)nlh->nlmsg_len > (int)NLMSG_HDRLEN + hlen &&
+		    nla_parse(tb, NLMSGERR_ATTR_MAX,
+			      (struct nlattr *)((char *)e + hlen),
+			      nlh->nlmsg_len - NLMSG_HDRLEN - hlen, NULL) == 0 &&
+		    tb[NLMSGERR_ATTR_MSG])
+			fprintf(stderr, "pcopy: kernel says: %s\n",
+				nla_get_string(tb[NLMSGERR_ATTR_MSG]));
+	}
+	return NL_STOP;
+}
+
+static int finish_cb(struct nl_msg *msg, void *arg)
+{
+	(void)msg;
+	((struct req_ctx *)arg)->err = 0;
+	return NL_STOP;
+}
+
+static int ack_cb(struct nl_msg *msg, void *arg)
+{
+	return finish_cb(msg, arg);
+}
+
+int pnl_request(struct pnl *p, struct nl_msg *msg,
+		int (*cb)(struct nlattr **tb, void *arg), void *arg)
+{
+	struct req_ctx ctx = { .cb = cb, .arg = arg, .err = 1 };
+	struct nl_cb *nlcb;
+	int ret;
+
+	nlcb = nl_cb_alloc(NL_CB_DEFAULT);
+	if (!nlcb) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	nl_cb_set(nlcb, NL_CB_VALID, NL_CB_CUSTOM, valid_cb, &ctx);
+	nl_cb_set(nlcb, NL_CB_FINISH, NL_CB_CUSTOM, finish_cb, &ctx);
+	nl_cb_set(nlcb, NL_CB_ACK, NL_CB_CUSTOM, ack_cb, &ctx);
+	nl_cb_err(nlcb, NL_CB_CUSTOM, error_cb, &ctx);
+
+	nlmsg_hdr(msg)->nlmsg_flags |= NLM_F_ACK;
+	ret = nl_send_auto(p->sk, msg);
+	nlmsg_free(msg);
+	if (ret < 0) {
+		fprintf(stderr, "pcopy: netlink send failed: %s\n", nl_geterror(ret));
+		nl_cb_put(nlcb);
+		return -EIO;
+	}
+	while (ctx.err > 0) {
+		ret = nl_recvmsgs(p->sk, nlcb);
+		if (ret < 0 && ctx.err > 0) {
+			fprintf(stderr, "pcopy: netlink receive failed: %s\n",
+				nl_geterror(ret));
+			ctx.err = -EIO;
+		}
+	}
+	nl_cb_put(nlcb);
+	return ctx.err;
+}

@@ -1,0 +1,71 @@
+#!/bin/sh
+# Guest-side runner of the pcopy test VM, run by the initramfs' init inside
+# a chroot of the host's root filesystem.  It loads kvm, kvm-amd and pcopy.ko,
+# runs the job named in $VMTEST_RESULTS/params and leaves everything the host
+# needs in $VMTEST_RESULTS:
+#   setup.log         what loading the modules printed
+#   tests             one "name" line per selftest binary run, in order
+#   <name>.out        everything the binary printed (TAP)
+#   <name>.rc         its exit status (124: killed by the per-binary timeout)
+#   dmesg             the kernel log at the end
+#   setup-error       a one-line reason if the environment is unusable
+#   done              written last; its absence means the VM died
+src=$VMTEST_SRC
+res=$VMTEST_RESULTS
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PCOPY_SRC=$src
+. "$res/params"
+cd "$src" || exit 1
+
+say() { echo "vmtest: $*" > /dev/console; }
+
+setup() {
+	say "guest up, kernel $(uname -r), $(nproc) cpus"
+	for m in kvm kvm_amd; do
+		modprobe $m >> "$res/setup.log" 2>&1 ||
+			{ echo "cannot load $m (see setup.log)" > "$res/setup-error"; return 1; }
+	done
+	[ -c /dev/kvm ] ||
+		{ echo "no /dev/kvm in the guest: nested SVM unavailable (is -cpu max in use?)" > "$res/setup-error"; return 1; }
+	insmod "$src/kmod/pcopy.ko" >> "$res/setup.log" 2>&1 ||
+		{ echo "insmod pcopy.ko failed: $(tail -n 1 "$res/setup.log")" > "$res/setup-error"; return 1; }
+	say "kvm, kvm_amd and pcopy loaded"
+}
+
+# T=... on the host: run only the binaries whose name contains one of ARGS.
+selected() {
+	[ -z "$ARGS" ] && return 0
+	for p in $ARGS; do
+		case $1 in *"$p"*) return 0 ;; esac
+	done
+	return 1
+}
+
+run_tests() {
+	timeout=${SELFTEST_TIMEOUT:-900}
+	for t in $(cat "$src/selftests/TESTS"); do
+		selected "$t" || continue
+		say "running $t"
+		echo "$t" >> "$res/tests"
+		start=$(date +%s)
+		timeout -k 5 "$timeout" "$src/selftests/$t" > "$res/$t.out" 2>&1
+		echo $? > "$res/$t.rc"
+		say "$t finished in $(( $(date +%s) - start ))s: $(grep -c '^ok ' "$res/$t.out") ok, $(grep -c '^not ok ' "$res/$t.out") not ok"
+	done
+}
+
+case $MODE in
+check)
+	setup && run_tests
+	;;
+demo)
+	setup && { "$src/tools/demo.sh"; echo $? > "$res/demo.rc"; } 2>&1 | tee "$res/demo.out" > /dev/console
+	;;
+*)
+	echo "unknown mode $MODE" > "$res/setup-error"
+	;;
+esac
+
+dmesg > "$res/dmesg"
+sync
+echo ok > "$res/done"

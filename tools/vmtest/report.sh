@@ -1,0 +1,88 @@
+#!/bin/bash
+# Turn the results share of a finished VM run into one line per test result
+# and the final summary line.  Exit status: 0 only if nothing failed.
+#
+# Every kselftest result line counts ("ok", "not ok", "ok ... # SKIP").  On
+# top of that:
+#   - a binary that exits non-zero or dies without reporting all of its plan
+#     counts one failure for the missing results;
+#   - every line of the guest's kernel log that reports a BUG, WARNING, Oops,
+#     KASAN or lockdep splat or a "Call Trace" counts one failure;
+#   - a VM that timed out or crashed, or a guest that could not be set up,
+#     counts one failure with its one-line reason.
+# usage: report.sh RESULTS_DIR [EXTRA_RESULTS_FILE]
+# EXTRA_RESULTS_FILE holds host-side results as "PASS name" / "FAIL name".
+res=$1
+extra=${2:-}
+pass=0 fail=0 skip=0
+
+result() {	# STATUS NAME
+	case $1 in
+	PASS) pass=$((pass + 1)) ;;
+	FAIL) fail=$((fail + 1)) ;;
+	SKIP) skip=$((skip + 1)) ;;
+	esac
+	printf '%-4s %s\n' "$1" "$2"
+}
+
+if [ -n "$extra" ] && [ -s "$extra" ]; then
+	while read -r st name; do
+		result "$st" "$name"
+	done < "$extra"
+fi
+
+if [ -s "$res/setup-error" ]; then
+	result FAIL "vm-setup: $(head -n 1 "$res/setup-error")"
+	[ -s "$res/setup.log" ] && sed 's/^/    setup| /' "$res/setup.log"
+fi
+
+for t in $(cat "$res/tests" 2>/dev/null); do
+	out=$res/$t.out
+	rc=$(cat "$res/$t.rc" 2>/dev/null || echo missing)
+	plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$out" | head -n 1)
+	n=0 bad=0
+	while IFS= read -r line; do
+		case $line in
+		"not ok "*)
+			result FAIL "$t: ${line#not ok }"; bad=1 ;;
+		"ok "*"# SKIP"*)
+			result SKIP "$t: ${line#ok }" ;;
+		"ok "*)
+			result PASS "$t: ${line#ok }" ;;
+		*) continue ;;
+		esac
+		n=$((n + 1))
+	done < <(grep -E '^(not )?ok [0-9]+' "$out")
+	if [ -n "$plan" ] && [ "$n" -lt "$plan" ]; then
+		result FAIL "$t: only $n of $plan results reported (exit status $rc)"
+		bad=1
+	elif [ "$rc" != 0 ] && [ "$bad" = 0 ]; then
+		if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+			result FAIL "$t: killed by the per-binary timeout"
+		elif [ "$rc" != 4 ]; then
+			result FAIL "$t: exited with status $rc"
+		fi
+		bad=1
+	fi
+	if [ "$bad" = 1 ]; then
+		echo "---- full output of $t ----"
+		cat "$out"
+		echo "---- end of $t ----"
+	fi
+done
+
+if [ -e "$res/dmesg" ]; then
+	while IFS= read -r line; do
+		result FAIL "dmesg: $line"
+	done < <(grep -E 'BUG[: ]|WARNING:|Oops|KASAN|lockdep|possible circular locking|possible recursive locking|Call Trace' "$res/dmesg")
+fi
+
+if [ -s "$res/vm-error" ]; then
+	result FAIL "vm: $(head -n 1 "$res/vm-error")"
+	[ -e "${res%/results}/console.log" ] && tail -n 40 "${res%/results}/console.log" | sed 's/^/    console| /'
+fi
+
+summary="$pass passed, $fail failed"
+[ "$skip" -gt 0 ] && summary="$summary, $skip skipped"
+echo "$summary"
+[ "$fail" = 0 ]
