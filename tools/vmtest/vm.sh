@@ -52,6 +52,7 @@ timeout -k 10 "$timeout" qemu-system-x86_64 \
 	-kernel "$kernel" -initrd "$initrd" \
 	-append "console=ttyS0 quiet panic=-1 VMTEST_SRC=$src VMTEST_RESULTS=$res" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+	-virtfs local,path="$src",mount_tag=src,security_model=none,readonly=on,multidevs=remap \
 	-virtfs local,path="$res",mount_tag=results,security_model=none,multidevs=remap \
 	< /dev/null 2>&1 | tee "$console" | sed -u -n 's/^vmtest: /  | /p'
 rc=${PIPESTATUS[0]}
