@@ -75,8 +75,11 @@ vm-check:
 
 vm-demo: all
 	@BUILD=$(BUILD) KVER=$(KVER) tools/vmtest/vm.sh demo
-	@test ! -e $(BUILD)/vm/results/vm-error && test ! -e $(BUILD)/vm/results/setup-error || \
-		{ cat $(BUILD)/vm/results/*-error; exit 1; }
+	@r=$(BUILD)/vm/results; \
+	if [ -e $$r/vm-error ] || [ -e $$r/setup-error ]; then cat $$r/*-error; exit 1; fi; \
+	rc=$$(cat $$r/demo.rc 2>/dev/null || echo missing); \
+	if [ "$$rc" != 0 ]; then echo "demo: failed (exit status $$rc)"; exit 1; fi; \
+	echo "demo: finished"
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean || true

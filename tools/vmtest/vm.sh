@@ -45,6 +45,11 @@ mkdir -p "$res"
 
 console=$build/vm/console.log
 echo "vmtest: booting $kver under TCG (timeout ${timeout}s, console in $console)"
+tailpid=
+if [ "$mode" = demo ]; then
+	tail -n +1 -s 0.2 -F "$res/demo.out" 2>/dev/null &
+	tailpid=$!
+fi
 set +e
 timeout -k 10 "$timeout" qemu-system-x86_64 \
 	-accel tcg,thread=single -cpu max -m "$mem" -smp 2 \
@@ -54,9 +59,13 @@ timeout -k 10 "$timeout" qemu-system-x86_64 \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs local,path="$src",mount_tag=src,security_model=none,readonly=on,multidevs=remap \
 	-virtfs local,path="$res",mount_tag=results,security_model=none,multidevs=remap \
-	< /dev/null 2>&1 | tee "$console" | sed -u -n 's/^vmtest: /  | /p'
+	< /dev/null 2>&1 | tee "$console" | sed -u -n 's/^.*vmtest: /  | /p'
 rc=${PIPESTATUS[0]}
 set -e
+if [ -n "$tailpid" ]; then
+	sleep 2
+	kill "$tailpid" 2>/dev/null || true
+fi
 
 if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
 	echo "VM TIMEOUT: the VM did not finish within ${timeout}s" > "$res/vm-error"
