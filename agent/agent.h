@@ -7,6 +7,8 @@
 
 #define PCOPY_AGENT_VERSION "0.1.0"
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 struct json_object;
 
 /* Options common to every subcommand. */
@@ -15,10 +17,30 @@ struct opts {
 };
 
 /* main.c */
-void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void usage_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
 void print_json(struct json_object *obj);
+
+/* args.c */
+/*
+ * Parse a subcommand's own options (-j/--json, -h/--help) into @o, which
+ * starts as a copy of the global ones; @usage is the synopsis after the
+ * subcommand's name.  Exits on -h and on a usage error.  Returns the index
+ * of the first operand in @argv.
+ */
+int cmd_opts(int argc, char **argv, struct opts *o, const char *usage);
+/* A decimal in [min, max], digits only: 0, -EINVAL or -ERANGE. */
+int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
+/* A pid or tid operand (1 to INT_MAX); a usage error, naming @what, if not. */
+uint32_t id_arg(const char *cmd, const char *what, const char *s);
 
 /* subcommands, one file each */
 int cmd_status(int argc, char **argv, const struct opts *o);
+int cmd_track(int argc, char **argv, const struct opts *o);
+int cmd_untrack(int argc, char **argv, const struct opts *o);
+int cmd_list(int argc, char **argv, const struct opts *o);
+int cmd_vcpu(int argc, char **argv, const struct opts *o);
+int cmd_reset(int argc, char **argv, const struct opts *o);
+int cmd_stats(int argc, char **argv, const struct opts *o);
 
 #endif

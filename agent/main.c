@@ -19,21 +19,29 @@
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv, const struct opts *o);
+	const char *args;
 	const char *help;
 } cmds[] = {
-	{ "status", cmd_status, "show the module's version, ABI and hooks" },
+	{ "status", cmd_status, "", "show the module's version, ABI and hooks" },
+	{ "track", cmd_track, "PID", "start timing a process's userfaults" },
+	{ "untrack", cmd_untrack, "PID", "stop tracking a process" },
+	{ "list", cmd_list, "", "one line per tracked process" },
+	{ "stats", cmd_stats, "PID", "a process's latencies, blocktimes, histograms" },
+	{ "reset", cmd_reset, "PID", "zero a process's statistics" },
+	{ "vcpu", cmd_vcpu, "PID TID VCPU|none", "declare which vCPU a thread runs" },
 };
 
 static void usage(FILE *f)
 {
 	unsigned int i;
 
-	fprintf(f, "usage: pcopy [-j] COMMAND [ARGS...]\n\n"
+	fprintf(f, "usage: pcopy [-j] COMMAND [-j] [ARGS...]\n\n"
 		"  -j, --json     machine-readable JSON output\n"
-		"  -h, --help     this help\n"
+		"  -h, --help     this help (after COMMAND: the command's)\n"
 		"  -V, --version  agent version\n\ncommands:\n");
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
+		fprintf(f, "  %-8s %-18s %s\n", cmds[i].name, cmds[i].args,
+			cmds[i].help);
 }
 
 void usage_error(const char *fmt, ...)

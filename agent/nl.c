@@ -14,9 +14,19 @@
 struct nla_policy pnl_policy[PCOPY_A_MAX + 1] = {
 	[PCOPY_A_MODULE_VERSION] = { .type = NLA_NUL_STRING,
 				     .maxlen = PCOPY_VERSION_MAXLEN + 1 },
-	[PCOPY_A_ABI_VERSION]	 = { .type = NLA_U32 },
-	[PCOPY_A_FEATURES]	 = { .type = NLA_U64 },
-	[PCOPY_A_FEATURES_KNOWN] = { .type = NLA_U64 },
+	[PCOPY_A_ABI_VERSION]	 = PNL_POLICY_U32,
+	[PCOPY_A_FEATURES]	 = PNL_POLICY_U64,
+	[PCOPY_A_FEATURES_KNOWN] = PNL_POLICY_U64,
+	[PCOPY_A_PID]		 = PNL_POLICY_U32,
+	[PCOPY_A_TID]		 = PNL_POLICY_U32,
+	[PCOPY_A_VCPU]		 = PNL_POLICY_U32,
+	[PCOPY_A_STATS]		 = { .type = NLA_NESTED },
+	[PCOPY_A_VCPUS]		 = { .type = NLA_NESTED },
+	[PCOPY_A_VCPU_ENTRY]	 = { .type = NLA_NESTED },
+	[PCOPY_A_HIST_NS]	 = { .type = NLA_NESTED },
+	[PCOPY_A_HIST_US]	 = { .type = NLA_NESTED },
+	[PCOPY_A_TRUNCATED]	 = { .type = NLA_FLAG },
+	[PCOPY_A_END_REASON]	 = PNL_POLICY_U32,
 };
 
 int pnl_open(struct pnl *p)
@@ -109,40 +119,76 @@ static int valid_cb(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
+/*
+ * The kernel appends extack TLVs to an error (after the echoed request,
+ * unless capped) and to the NLMSG_DONE of a dump (after the error code).
+ */
+static void print_extack(const struct nlmsghdr *nlh, const void *tlvs, int len)
+{
+	static struct nla_policy policy[NLMSGERR_ATTR_MAX + 1] = {
+		[NLMSGERR_ATTR_MSG] = { .type = NLA_STRING },
+	};
+	struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
+
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS) || len <= 0)
+		return;
+	if (nla_parse(tb, NLMSGERR_ATTR_MAX, (struct nlattr *)tlvs, len,
+		      policy) == 0 && tb[NLMSGERR_ATTR_MSG])
+		fprintf(stderr, "pcopy: kernel says: %s\n",
+			nla_get_string(tb[NLMSGERR_ATTR_MSG]));
+}
+
 static int error_cb(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
 {
 	struct req_ctx *ctx = arg;
 	struct nlmsghdr *nlh = (struct nlmsghdr *)e - 1;
-	struct nlattr *tb[NLMSGERR_ATTR_MAX + 1] = { 0 };
 	int hlen = sizeof(*e);
 
 	(void)nla;
 	ctx->err = e->error;
-	/* extack TLVs follow the error, after the echoed request header */
-	if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
-		if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-			hlen += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
-		if ((int)nlh->nlmsg_len > (int)NLMSG_HDRLEN + hlen &&
-		    nla_parse(tb, NLMSGERR_ATTR_MAX,
-			      (struct nlattr *)((char *)e + hlen),
-			      nlh->nlmsg_len - NLMSG_HDRLEN - hlen, NULL) == 0 &&
-		    tb[NLMSGERR_ATTR_MSG])
-			fprintf(stderr, "pcopy: kernel says: %s\n",
-				nla_get_string(tb[NLMSGERR_ATTR_MSG]));
-	}
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		hlen += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
+	hlen = NLMSG_ALIGN(hlen);
+	print_extack(nlh, (char *)e + hlen,
+		     (int)nlh->nlmsg_len - (int)NLMSG_HDRLEN - hlen);
 	return NL_STOP;
 }
 
+/*
+ * NLMSG_DONE ends a dump.  Its payload is the dump's final status: a dump
+ * that failed after its first message reports the error here, not in an
+ * NLMSG_ERROR, and a successful dump is not followed by an ACK.
+ */
 static int finish_cb(struct nl_msg *msg, void *arg)
+{
+	struct req_ctx *ctx = arg;
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	int len = nlmsg_datalen(nlh);
+	int err = 0;
+
+	if (len >= (int)sizeof(err)) {
+		memcpy(&err, nlmsg_data(nlh), sizeof(err));
+		if (err < 0)
+			print_extack(nlh, (char *)nlmsg_data(nlh) + NLMSG_ALIGN(sizeof(err)),
+				     len - (int)NLMSG_ALIGN(sizeof(err)));
+	}
+	ctx->err = err < 0 ? err : 0;
+	return NL_STOP;
+}
+
+static int ack_cb(struct nl_msg *msg, void *arg)
 {
 	(void)msg;
 	((struct req_ctx *)arg)->err = 0;
 	return NL_STOP;
 }
 
-static int ack_cb(struct nl_msg *msg, void *arg)
+/* The dump's objects changed while it was running: its view is torn. */
+static int dump_intr_cb(struct nl_msg *msg, void *arg)
 {
-	return finish_cb(msg, arg);
+	(void)msg;
+	((struct req_ctx *)arg)->err = -EAGAIN;
+	return NL_STOP;
 }
 
 int pnl_request(struct pnl *p, struct nl_msg *msg,
@@ -160,8 +206,10 @@ int pnl_request(struct pnl *p, struct nl_msg *msg,
 	nl_cb_set(nlcb, NL_CB_VALID, NL_CB_CUSTOM, valid_cb, &ctx);
 	nl_cb_set(nlcb, NL_CB_FINISH, NL_CB_CUSTOM, finish_cb, &ctx);
 	nl_cb_set(nlcb, NL_CB_ACK, NL_CB_CUSTOM, ack_cb, &ctx);
+	nl_cb_set(nlcb, NL_CB_DUMP_INTR, NL_CB_CUSTOM, dump_intr_cb, &ctx);
 	nl_cb_err(nlcb, NL_CB_CUSTOM, error_cb, &ctx);
 
+	/* a dump is ended by NLMSG_DONE; the kernel sends no ACK after it */
 	nlmsg_hdr(msg)->nlmsg_flags |= NLM_F_ACK;
 	ret = nl_send_auto(p->sk, msg);
 	nlmsg_free(msg);

@@ -25,12 +25,23 @@ struct nl_msg *pnl_msg(struct pnl *p, uint8_t cmd, int flags);
 
 /*
  * Send @msg (consumed) and parse each reply into @tb (PCOPY_A_MAX + 1
- * entries) before calling @cb.  Returns 0 or a negative errno; the kernel's
- * extack message, if any, is printed.
+ * entries, validated by pnl_policy) before calling @cb: once for a "do"
+ * request that has a reply, once per object for a dump (pnl_msg() with
+ * NLM_F_DUMP).  A negative return from @cb stops the request and is
+ * returned.  Returns 0 once the request is acknowledged (do) or the dump
+ * is complete (NLMSG_DONE), else a negative errno: the kernel's, -EAGAIN
+ * for a dump interrupted by a concurrent change, -EPROTO for a reply that
+ * fails pnl_policy, -EIO for a transport failure.  The kernel's extack
+ * message and transport failures are printed here; the caller prints the
+ * error itself, naming the object.
  */
 int pnl_request(struct pnl *p, struct nl_msg *msg,
 		int (*cb)(struct nlattr **tb, void *arg), void *arg);
 
 extern struct nla_policy pnl_policy[PCOPY_A_MAX + 1];
+
+/* Policy entries: a fixed-size attribute must have exactly its size. */
+#define PNL_POLICY_U32 { .type = NLA_U32, .maxlen = sizeof(uint32_t) }
+#define PNL_POLICY_U64 { .type = NLA_U64, .maxlen = sizeof(uint64_t) }
 
 #endif

@@ -2,19 +2,158 @@
 /*
  * Internal interfaces between the parts of pcopy.ko.  The user-visible ABI
  * is in uapi/pcopy.h.
+ *
+ * Locking, outermost first:
+ *   pcopy_sessions_lock (mutex)  the session table and session lifetimes
+ *   pcopy_kvm_lock (mutex)       kvm.ko's tracepoints (kvm.c)
+ *   session->lock (spinlock)     a session's statistics and fault table;
+ *                                taken from the fault hooks, never sleeps
+ * The fault hooks find sessions under RCU only.
  */
 #ifndef _PCOPY_INTERNAL_H
 #define _PCOPY_INTERNAL_H
 
+#include <linux/hashtable.h>
+#include <linux/mutex.h>
+#include <linux/refcount.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
 
-#define PCOPY_MODULE_VERSION "0.1.0"
+#include <pcopy.h>
+
+#define PCOPY_MODULE_VERSION "0.2.0"
+
+struct mm_struct;
+struct pid;
+struct dentry;
+struct sk_buff;
+struct netlink_ext_ack;
+
+/* Per-vCPU counters; an index is "known" once a thread was mapped to it. */
+struct pcopy_vcpu_stats {
+	u64 faults;
+	u64 lat_sum;
+	u64 lat_min;
+	u64 lat_max;
+	u64 blocktime;
+	u64 blocked_since;	/* valid while outstanding > 0 */
+	u32 outstanding;
+	u32 tid;		/* global tid of the last thread mapped */
+	bool known;
+	bool explicit;
+};
+
+/* Per-session counters, under session->lock. */
+struct pcopy_stats {
+	u64 faults;
+	u64 nowait;
+	u64 interrupted;
+	u64 lat_sum;
+	u64 lat_max;
+	u32 outstanding;
+	u32 outstanding_max;
+	u64 vcpu_faults;
+	u64 nonvcpu_faults;
+	u64 nonvcpu_lat_sum;
+	u32 known_vcpus;
+	u32 blocked_vcpus;	/* known vCPUs with outstanding > 0 */
+	u64 blocktime;		/* whole VM: all known vCPUs blocked */
+	u64 all_blocked_since;	/* valid while all known vCPUs are blocked */
+	u64 start;		/* creation or last reset */
+	u64 hist_ns[PCOPY_HIST_NS_BUCKETS];
+	u64 hist_us[PCOPY_HIST_US_BUCKETS];
+};
+
+/*
+ * One blocking fault in progress.  It lives in the kretprobe instance of the
+ * faulting thread (uffd.c) and is indexed by thread in session->faults while
+ * the thread is inside handle_userfault().
+ */
+struct pcopy_fault {
+	struct pcopy_session *s;	/* holds a reference */
+	unsigned long addr;
+	u64 start;
+	u32 tid;
+	u32 vcpu;			/* PCOPY_VCPU_NONE for non-vCPU */
+	u32 reason;			/* VM_UFFD_MISSING, _WP or _MINOR */
+	bool tracked;			/* present in session->faults */
+};
+
+struct pcopy_session {
+	struct hlist_node mm_node;	/* pcopy_sessions_by_mm, RCU */
+	refcount_t ref;
+	struct pid *pid;		/* the thread group */
+	pid_t tgid;			/* in the initial pid namespace */
+	struct mm_struct *mm;		/* mmgrab()ed, the lookup key */
+	bool live;			/* in the tables, under sessions_lock */
+
+	wait_queue_entry_t exit_wait;	/* on pid->wait_pidfd */
+	struct work_struct exit_work;
+	struct rcu_work free_rwork;
+	struct list_head all_node;	/* pcopy_all_sessions */
+
+	spinlock_t lock;
+	struct pcopy_stats st;
+	struct pcopy_vcpu_stats *vcpus;	/* PCOPY_MAX_VCPUS entries */
+	struct xarray faults;		/* global tid -> struct pcopy_fault */
+
+	/* global tid -> xa_mk_value(vcpu << 1 | explicit) */
+	struct xarray threads;
+
+	struct dentry *dbg;
+};
+
+/* A consistent copy of a session's statistics, for netlink and debugfs. */
+struct pcopy_snapshot {
+	pid_t tgid;
+	struct pcopy_stats st;
+	u64 now;
+	struct pcopy_vcpu_stats vcpus[PCOPY_MAX_VCPUS];
+};
+
+/* session.c */
+extern struct mutex pcopy_sessions_lock;
+extern struct xarray pcopy_sessions;		/* global tgid -> session */
+extern atomic_t pcopy_nr_sessions;
+extern atomic_t pcopy_nr_allocated;
+int pcopy_session_init(void);
+void pcopy_session_exit(void);
+struct pcopy_session *pcopy_session_new(struct pid *pid,
+					struct netlink_ext_ack *extack);
+void pcopy_session_end(struct pcopy_session *s, enum pcopy_end_reason why);
+struct pcopy_session *pcopy_session_find_mm(struct mm_struct *mm);
+struct pcopy_session *pcopy_session_lookup(u32 pid_nr);
+void pcopy_session_put(struct pcopy_session *s);
+static inline bool pcopy_session_get(struct pcopy_session *s)
+{
+	return refcount_inc_not_zero(&s->ref);
+}
+int pcopy_session_set_vcpu(struct pcopy_session *s, pid_t tid, u32 vcpu,
+			   bool explicit);
+u32 pcopy_session_thread_vcpu(struct pcopy_session *s, pid_t tid);
+
+/* stats.c */
+void pcopy_stats_init(struct pcopy_session *s);
+void pcopy_stats_nowait(struct pcopy_session *s);
+void pcopy_stats_fault_begin(struct pcopy_session *s, struct pcopy_fault *f);
+void pcopy_stats_fault_end(struct pcopy_session *s, struct pcopy_fault *f,
+			   u64 now, bool interrupted);
+void pcopy_stats_vcpu_known(struct pcopy_session *s, u32 vcpu, u32 tid,
+			    bool explicit);
+void pcopy_stats_reset(struct pcopy_session *s);
+void pcopy_stats_snapshot(struct pcopy_session *s, struct pcopy_snapshot *snap);
+unsigned int pcopy_hist_ns_bucket(u64 ns);
+unsigned int pcopy_hist_us_bucket(u64 ns);
 
 /* uffd.c: the userfaultfd hook */
 int pcopy_uffd_init(void);
 void pcopy_uffd_exit(void);
 bool pcopy_uffd_available(void);
 int pcopy_uffd_probe_error(void);
+int pcopy_uffd_missed(void);
 
 /* kvm.c: following kvm.ko and its tracepoints */
 int pcopy_kvm_init(void);
@@ -23,11 +162,17 @@ u64 pcopy_kvm_features(void);
 
 /* netlink.c */
 int pcopy_netlink_init(void);
+void pcopy_netlink_close(void);
 void pcopy_netlink_exit(void);
+void pcopy_netlink_notify_end(struct pcopy_session *s,
+			      enum pcopy_end_reason why);
+void pcopy_netlink_notify_new(struct pcopy_session *s);
 
 /* debugfs.c */
 void pcopy_debugfs_init(void);
 void pcopy_debugfs_exit(void);
+void pcopy_debugfs_session_add(struct pcopy_session *s);
+void pcopy_debugfs_session_remove(struct pcopy_session *s);
 
 u64 pcopy_features(void);
 

@@ -5,9 +5,17 @@
  * pcopy cannot link against them: that would also pin kvm.ko.  Instead a
  * tracepoint module notifier tells us when kvm.ko comes and goes, whether it
  * was loaded before or after pcopy, and hands us its tracepoint table.
+ *
+ * vCPU attribution: kvm_entry fires in the vCPU thread right before every
+ * guest entry and carries the vcpu.  That is the cheapest sound place to
+ * learn "this thread runs vCPU n" without the VMM's help: no tracked
+ * session means one atomic read, an untracked VMM one hash lookup, and a
+ * known mapping one more xarray load.  The probe is attached while kvm.ko
+ * is loaded; its cost with no session is that single read.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/kvm_host.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/tracepoint.h>
@@ -17,17 +25,32 @@
 #include "internal.h"
 
 /* Protects the kvm_* pointers below. */
-static DEFINE_MUTEX(kvm_lock);
+static DEFINE_MUTEX(pcopy_kvm_lock);
 static struct module *kvm_mod;
 static struct tracepoint *tp_dirty_ring_push;
 static struct tracepoint *tp_kvm_entry;
+
+/* Matches kvm_entry's TP_PROTO in arch/x86/kvm/trace.h of 6.1. */
+static void kvm_entry_probe(void *data, struct kvm_vcpu *vcpu,
+			    bool force_immediate_exit)
+{
+	struct pcopy_session *s;
+
+	if (!atomic_read(&pcopy_nr_sessions))
+		return;
+	rcu_read_lock();
+	s = pcopy_session_find_mm(current->mm);
+	if (s && vcpu->vcpu_id >= 0 && vcpu->vcpu_id < PCOPY_MAX_VCPUS)
+		pcopy_session_set_vcpu(s, current->pid, vcpu->vcpu_id, false);
+	rcu_read_unlock();
+}
 
 static void kvm_module_coming(struct tp_module *tp_mod)
 {
 	struct module *mod = tp_mod->mod;
 	unsigned int i;
 
-	lockdep_assert_held(&kvm_lock);
+	lockdep_assert_held(&pcopy_kvm_lock);
 
 	for (i = 0; i < mod->num_tracepoints; i++) {
 		struct tracepoint *tp = tracepoint_ptr_deref(&mod->tracepoints_ptrs[i]);
@@ -38,6 +61,11 @@ static void kvm_module_coming(struct tp_module *tp_mod)
 			tp_kvm_entry = tp;
 	}
 	kvm_mod = mod;
+	if (tp_kvm_entry &&
+	    tracepoint_probe_register(tp_kvm_entry, kvm_entry_probe, NULL)) {
+		pr_warn("cannot attach to kvm_entry: vCPU mapping disabled\n");
+		tp_kvm_entry = NULL;
+	}
 	pr_info("kvm loaded: dirty ring hook %s, vcpu map %s\n",
 		tp_dirty_ring_push ? "available" : "missing",
 		tp_kvm_entry ? "available" : "missing");
@@ -45,8 +73,12 @@ static void kvm_module_coming(struct tp_module *tp_mod)
 
 static void kvm_module_going(void)
 {
-	lockdep_assert_held(&kvm_lock);
+	lockdep_assert_held(&pcopy_kvm_lock);
 
+	if (tp_kvm_entry)
+		tracepoint_probe_unregister(tp_kvm_entry, kvm_entry_probe, NULL);
+	/* no probe may still run when kvm's (or our) text goes away */
+	tracepoint_synchronize_unregister();
 	kvm_mod = NULL;
 	tp_dirty_ring_push = NULL;
 	tp_kvm_entry = NULL;
@@ -61,12 +93,12 @@ static int kvm_tp_notify(struct notifier_block *nb, unsigned long val,
 	if (strcmp(tp_mod->mod->name, "kvm"))
 		return NOTIFY_DONE;
 
-	mutex_lock(&kvm_lock);
+	mutex_lock(&pcopy_kvm_lock);
 	if (val == MODULE_STATE_COMING)
 		kvm_module_coming(tp_mod);
 	else if (val == MODULE_STATE_GOING && kvm_mod == tp_mod->mod)
 		kvm_module_going();
-	mutex_unlock(&kvm_lock);
+	mutex_unlock(&pcopy_kvm_lock);
 	return NOTIFY_OK;
 }
 
@@ -78,14 +110,14 @@ u64 pcopy_kvm_features(void)
 {
 	u64 f = 0;
 
-	mutex_lock(&kvm_lock);
+	mutex_lock(&pcopy_kvm_lock);
 	if (kvm_mod)
 		f |= PCOPY_FEAT_KVM;
 	if (tp_dirty_ring_push)
 		f |= PCOPY_FEAT_DIRTY_RING_HOOK;
 	if (tp_kvm_entry)
 		f |= PCOPY_FEAT_VCPU_MAP;
-	mutex_unlock(&kvm_lock);
+	mutex_unlock(&pcopy_kvm_lock);
 	return f;
 }
 

@@ -29,6 +29,10 @@ static int __init pcopy_init(void)
 
 	pcopy_debugfs_init();
 
+	ret = pcopy_session_init();
+	if (ret)
+		goto err_session;
+
 	ret = pcopy_uffd_init();
 	if (ret)
 		goto err_uffd;
@@ -50,15 +54,19 @@ err_netlink:
 err_kvm:
 	pcopy_uffd_exit();
 err_uffd:
+	pcopy_session_exit();
+err_session:
 	pcopy_debugfs_exit();
 	return ret;
 }
 
 static void __exit pcopy_exit(void)
 {
+	pcopy_netlink_close();
 	pcopy_netlink_exit();
 	pcopy_kvm_exit();
 	pcopy_uffd_exit();
+	pcopy_session_exit();
 	pcopy_debugfs_exit();
 	pr_info("unloaded\n");
 }

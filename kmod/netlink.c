@@ -2,19 +2,24 @@
 /*
  * The generic netlink family "pcopy": the control surface of the module.
  * The ABI is documented in uapi/pcopy.h.
+ *
+ * Pids and tids are read and reported in the requester's pid namespace;
+ * multicast events, which have no single requester, use the initial one.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/pid.h>
+#include <linux/pid_namespace.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
 #include <net/genetlink.h>
-
-#include <pcopy.h>
 
 #include "internal.h"
 
 /*
  * One flat attribute space for every command, validated strictly by the
  * genetlink core before any handler runs (resv_start_op is 0, so every
- * command gets strict parsing).
+ * command gets strict parsing).  What only the module sends is rejected.
  */
 static const struct nla_policy pcopy_policy[PCOPY_A_MAX + 1] = {
 	[PCOPY_A_PAD]		 = { .type = NLA_REJECT },
@@ -23,9 +28,39 @@ static const struct nla_policy pcopy_policy[PCOPY_A_MAX + 1] = {
 	[PCOPY_A_ABI_VERSION]	 = { .type = NLA_U32 },
 	[PCOPY_A_FEATURES]	 = NLA_POLICY_MASK(NLA_U64, __PCOPY_FEAT_ALL),
 	[PCOPY_A_FEATURES_KNOWN] = NLA_POLICY_MASK(NLA_U64, __PCOPY_FEAT_ALL),
+	[PCOPY_A_PID]		 = NLA_POLICY_MIN(NLA_U32, 1),
+	[PCOPY_A_TID]		 = NLA_POLICY_MIN(NLA_U32, 1),
+	[PCOPY_A_VCPU]		 = { .type = NLA_U32 },
+	[PCOPY_A_STATS]		 = { .type = NLA_REJECT },
+	[PCOPY_A_VCPUS]		 = { .type = NLA_REJECT },
+	[PCOPY_A_VCPU_ENTRY]	 = { .type = NLA_REJECT },
+	[PCOPY_A_HIST_NS]	 = { .type = NLA_REJECT },
+	[PCOPY_A_HIST_US]	 = { .type = NLA_REJECT },
+	[PCOPY_A_TRUNCATED]	 = { .type = NLA_REJECT },
+	[PCOPY_A_END_REASON]	 = { .type = NLA_REJECT },
 };
 
 static struct genl_family pcopy_family;
+
+enum { PCOPY_MCGRP_EVENTS_IDX };
+
+static const struct genl_multicast_group pcopy_mcgrps[] = {
+	[PCOPY_MCGRP_EVENTS_IDX] = { .name = PCOPY_MCGRP_EVENTS },
+};
+
+/*
+ * A required attribute is missing: report its type (NLMSGERR_ATTR_MISS_TYPE)
+ * and say which one in words.
+ */
+#define MISSING(info, type, what) ({					\
+	bool __missing = GENL_REQ_ATTR_CHECK(info, type);		\
+	if (__missing)							\
+		NL_SET_ERR_MSG((info)->extack, what " is required");	\
+	__missing;							\
+})
+
+/* Set at unload, under pcopy_sessions_lock: no new sessions from now on. */
+static bool pcopy_closing;
 
 static int pcopy_nl_get_info(struct sk_buff *skb, struct genl_info *info)
 {
@@ -56,11 +91,398 @@ err_size:
 	return -EMSGSIZE;
 }
 
-static const struct genl_small_ops pcopy_ops[] = {
+/*
+ * A global (initial namespace) id as the requester sees it: unchanged for a
+ * requester in the initial namespace, else translated (0 if gone).
+ */
+static u32 id_for_reader(pid_t global, bool caller_ns)
+{
+	struct pid *pid;
+	u32 nr = 0;
+
+	if (!caller_ns || task_active_pid_ns(current) == &init_pid_ns)
+		return global;
+	rcu_read_lock();
+	pid = find_pid_ns(global, &init_pid_ns);
+	if (pid)
+		nr = pid_vnr(pid);
+	rcu_read_unlock();
+	return nr;
+}
+
+static int put_stats(struct sk_buff *skb, const struct pcopy_snapshot *snap)
+{
+	const struct pcopy_stats *st = &snap->st;
+	struct nlattr *nest;
+
+	nest = nla_nest_start(skb, PCOPY_A_STATS);
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_u64_64bit(skb, PCOPY_STATS_A_FAULTS, st->faults, PCOPY_STATS_A_PAD) ||
+	    nla_put_u64_64bit(skb, PCOPY_STATS_A_NOWAIT_FAULTS, st->nowait, PCOPY_STATS_A_PAD) ||
+	    nla_put_u64_64bit(skb, PCOPY_STATS_A_INTERRUPTED, st->interrupted, PCOPY_STATS_A_PAD) ||
+	    nla_put_u64_64bit(skb, PCOPY_STATS_A_LATENCY_SUM_NS, st->lat_sum, PCOPY_STATS_A_PAD) ||
+	    nla_put_u64_64bit(skb, PCOPY_STATS_A_LATENCY_MAX_NS, st->lat_max, PCOPY_STATS_A_PAD) ||
+	    nla_put_u32(skb, PCOPY_STATS_A_OUTSTANDING, st->outstanding) ||
+	    nla_put_u32(skb, PCOPY_STATS_A_OUTSTANDING_MAX, st->outstanding_max) ||
+	    nla_put_u64_64bit(skb, PCOPY_STATS_A_VCPU_FAULTS, st->vcpu_faults, PCOPY_STATS_A_PAD) ||
+	    nla_put_u64_64bit(skb, PCOPY_STATS_A_NONVCPU_FAULTS, st->nonvcpu_faults, PCOPY_STATS_A_PAD) ||
+	    nla_put_u64_64bit(skb, PCOPY_STATS_A_NONVCPU_LATENCY_SUM_NS, st->nonvcpu_lat_sum,
+			      PCOPY_STATS_A_PAD) ||
+	    nla_put_u32(skb, PCOPY_STATS_A_KNOWN_VCPUS, st->known_vcpus) ||
+	    nla_put_u64_64bit(skb, PCOPY_STATS_A_BLOCKTIME_NS, st->blocktime, PCOPY_STATS_A_PAD) ||
+	    nla_put_u64_64bit(skb, PCOPY_STATS_A_ELAPSED_NS, snap->now - st->start,
+			      PCOPY_STATS_A_PAD)) {
+		nla_nest_cancel(skb, nest);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+/* Histogram nests: attribute type = bucket + 1; type 0 is padding. */
+static int put_hist(struct sk_buff *skb, int type, const u64 *b, unsigned int n)
+{
+	struct nlattr *nest;
+	unsigned int i;
+
+	nest = nla_nest_start(skb, type);
+	if (!nest)
+		return -EMSGSIZE;
+	for (i = 0; i < n; i++) {
+		if (b[i] && nla_put_u64_64bit(skb, i + 1, b[i], 0)) {
+			nla_nest_cancel(skb, nest);
+			return -EMSGSIZE;
+		}
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int put_vcpus(struct sk_buff *skb, const struct pcopy_snapshot *snap,
+		     bool caller_ns)
+{
+	struct nlattr *nest, *e;
+	unsigned int i;
+
+	nest = nla_nest_start(skb, PCOPY_A_VCPUS);
+	if (!nest)
+		return -EMSGSIZE;
+	for (i = 0; i < PCOPY_MAX_VCPUS; i++) {
+		const struct pcopy_vcpu_stats *v = &snap->vcpus[i];
+
+		if (!v->known)
+			continue;
+		e = nla_nest_start(skb, PCOPY_A_VCPU_ENTRY);
+		if (!e ||
+		    nla_put_u32(skb, PCOPY_VCPU_A_INDEX, i) ||
+		    nla_put_u32(skb, PCOPY_VCPU_A_TID, id_for_reader(v->tid, caller_ns)) ||
+		    (v->explicit && nla_put_flag(skb, PCOPY_VCPU_A_EXPLICIT)) ||
+		    nla_put_u64_64bit(skb, PCOPY_VCPU_A_FAULTS, v->faults, PCOPY_VCPU_A_PAD) ||
+		    nla_put_u64_64bit(skb, PCOPY_VCPU_A_LATENCY_SUM_NS, v->lat_sum,
+				      PCOPY_VCPU_A_PAD) ||
+		    nla_put_u64_64bit(skb, PCOPY_VCPU_A_LATENCY_MIN_NS, v->lat_min,
+				      PCOPY_VCPU_A_PAD) ||
+		    nla_put_u64_64bit(skb, PCOPY_VCPU_A_LATENCY_MAX_NS, v->lat_max,
+				      PCOPY_VCPU_A_PAD) ||
+		    nla_put_u64_64bit(skb, PCOPY_VCPU_A_BLOCKTIME_NS, v->blocktime,
+				      PCOPY_VCPU_A_PAD) ||
+		    nla_put_u32(skb, PCOPY_VCPU_A_OUTSTANDING, v->outstanding)) {
+			nla_nest_cancel(skb, nest);
+			return -EMSGSIZE;
+		}
+		nla_nest_end(skb, e);
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+enum fill_vcpus { VCPUS_NO, VCPUS_YES, VCPUS_TRUNCATED };
+
+/*
+ * One session message.  @vcpus says whether the per-vCPU table goes in, or
+ * is left out and flagged as truncated.
+ */
+static int fill_session(struct sk_buff *skb, const struct pcopy_snapshot *snap,
+			struct pcopy_session *s, u32 portid, u32 seq, int flags,
+			u8 cmd, enum fill_vcpus vcpus, bool caller_ns)
+{
+	void *hdr;
+
+	hdr = genlmsg_put(skb, portid, seq, &pcopy_family, flags, cmd);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, PCOPY_A_PID, caller_ns ? pid_vnr(s->pid) : s->tgid) ||
+	    put_stats(skb, snap) ||
+	    (vcpus == VCPUS_YES && put_vcpus(skb, snap, caller_ns)) ||
+	    (vcpus == VCPUS_TRUNCATED && nla_put_flag(skb, PCOPY_A_TRUNCATED)) ||
+	    put_hist(skb, PCOPY_A_HIST_NS, snap->st.hist_ns, PCOPY_HIST_NS_BUCKETS) ||
+	    put_hist(skb, PCOPY_A_HIST_US, snap->st.hist_us, PCOPY_HIST_US_BUCKETS)) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
+static size_t session_msg_size(const struct pcopy_snapshot *snap)
+{
+	/* stats and histograms fit in 4 KiB; a vCPU entry takes under 128 B */
+	return 4096 + (size_t)snap->st.known_vcpus * 128;
+}
+
+static struct pcopy_snapshot *snapshot_alloc(void)
+{
+	return kvmalloc(sizeof(struct pcopy_snapshot), GFP_KERNEL);
+}
+
+/* Reply to @info with the full state of @s (referenced by the caller). */
+static int reply_session(struct genl_info *info, struct pcopy_session *s, u8 cmd)
+{
+	struct pcopy_snapshot *snap;
+	struct sk_buff *msg;
+	int ret;
+
+	snap = snapshot_alloc();
+	if (!snap)
+		return -ENOMEM;
+	pcopy_stats_snapshot(s, snap);
+	msg = genlmsg_new(session_msg_size(snap), GFP_KERNEL);
+	if (!msg) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = fill_session(msg, snap, s, info->snd_portid, info->snd_seq, 0,
+			   cmd, VCPUS_YES, true);
+	if (ret) {
+		nlmsg_free(msg);
+		goto out;
+	}
+	ret = genlmsg_reply(msg, info);
+out:
+	kvfree(snap);
+	return ret;
+}
+
+/*
+ * Look up the session named by PCOPY_A_PID, with a reference, or fail with
+ * an extack message.  Takes and releases pcopy_sessions_lock.
+ */
+static struct pcopy_session *session_from_info(struct genl_info *info)
+{
+	struct pcopy_session *s;
+
+	if (MISSING(info, PCOPY_A_PID, "PCOPY_A_PID"))
+		return ERR_PTR(-EINVAL);
+
+	mutex_lock(&pcopy_sessions_lock);
+	s = pcopy_session_lookup(nla_get_u32(info->attrs[PCOPY_A_PID]));
+	if (s && !pcopy_session_get(s))
+		s = NULL;
+	mutex_unlock(&pcopy_sessions_lock);
+	if (!s) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[PCOPY_A_PID],
+				    "process is not tracked");
+		return ERR_PTR(-ENOENT);
+	}
+	return s;
+}
+
+static int pcopy_nl_session_new(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *attr = info->attrs[PCOPY_A_PID];
+	struct pcopy_session *s;
+	struct pid *pid;
+	int ret;
+
+	if (MISSING(info, PCOPY_A_PID, "PCOPY_A_PID"))
+		return -EINVAL;
+
+	pid = find_get_pid(nla_get_u32(attr));
+	if (!pid) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr, "no such process");
+		return -ESRCH;
+	}
+
+	mutex_lock(&pcopy_sessions_lock);
+	if (pcopy_closing) {
+		NL_SET_ERR_MSG(info->extack, "module is unloading");
+		s = ERR_PTR(-ESHUTDOWN);
+	} else {
+		s = pcopy_session_new(pid, info->extack);
+	}
+	if (IS_ERR(s)) {
+		mutex_unlock(&pcopy_sessions_lock);
+		put_pid(pid);
+		NL_SET_BAD_ATTR(info->extack, attr);
+		return PTR_ERR(s);
+	}
+	pcopy_session_get(s);
+	pcopy_netlink_notify_new(s);
+	mutex_unlock(&pcopy_sessions_lock);
+	put_pid(pid);
+
+	ret = reply_session(info, s, PCOPY_CMD_SESSION_NEW);
+	pcopy_session_put(s);
+	return ret;
+}
+
+static int pcopy_nl_session_del(struct sk_buff *skb, struct genl_info *info)
+{
+	struct pcopy_session *s = session_from_info(info);
+
+	if (IS_ERR(s))
+		return PTR_ERR(s);
+	mutex_lock(&pcopy_sessions_lock);
+	pcopy_session_end(s, PCOPY_END_DELETED);
+	mutex_unlock(&pcopy_sessions_lock);
+	pcopy_session_put(s);
+	return 0;
+}
+
+static int pcopy_nl_session_reset(struct sk_buff *skb, struct genl_info *info)
+{
+	struct pcopy_session *s = session_from_info(info);
+
+	if (IS_ERR(s))
+		return PTR_ERR(s);
+	pcopy_stats_reset(s);
+	pcopy_session_put(s);
+	return 0;
+}
+
+static int pcopy_nl_session_get(struct sk_buff *skb, struct genl_info *info)
+{
+	struct pcopy_session *s = session_from_info(info);
+	int ret;
+
+	if (IS_ERR(s))
+		return PTR_ERR(s);
+	ret = reply_session(info, s, PCOPY_CMD_SESSION_GET);
+	pcopy_session_put(s);
+	return ret;
+}
+
+/* cb->args[0]: the global tgid to resume from; args[1]: the snapshot. */
+static int pcopy_nl_session_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct pcopy_snapshot *snap = (struct pcopy_snapshot *)cb->args[1];
+	unsigned long idx;
+	struct pcopy_session *s;
+	int ret = 0;
+
+	if (!snap) {
+		snap = snapshot_alloc();
+		if (!snap)
+			return -ENOMEM;
+		cb->args[1] = (long)snap;
+	}
+
+	mutex_lock(&pcopy_sessions_lock);
+	xa_for_each_start(&pcopy_sessions, idx, s, cb->args[0]) {
+		bool first = !skb->len;
+
+		pcopy_stats_snapshot(s, snap);
+		ret = fill_session(skb, snap, s, NETLINK_CB(cb->skb).portid,
+				   cb->nlh->nlmsg_seq, NLM_F_MULTI,
+				   PCOPY_CMD_SESSION_GET, VCPUS_YES, true);
+		/* too big even alone: send it without the vCPU table */
+		if (ret && first)
+			ret = fill_session(skb, snap, s, NETLINK_CB(cb->skb).portid,
+					   cb->nlh->nlmsg_seq, NLM_F_MULTI,
+					   PCOPY_CMD_SESSION_GET, VCPUS_TRUNCATED,
+					   true);
+		if (ret)
+			break;
+		cb->args[0] = idx + 1;
+	}
+	mutex_unlock(&pcopy_sessions_lock);
+	if (ret && !skb->len)
+		return ret;
+	return skb->len;
+}
+
+static int pcopy_nl_session_dump_done(struct netlink_callback *cb)
+{
+	kvfree((void *)cb->args[1]);
+	return 0;
+}
+
+static int pcopy_nl_set_vcpu(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tid_attr = info->attrs[PCOPY_A_TID];
+	struct nlattr *vcpu_attr = info->attrs[PCOPY_A_VCPU];
+	struct task_struct *task = NULL;
+	struct pcopy_session *s;
+	struct pid *tid;
+	u32 vcpu;
+	int ret;
+
+	if (MISSING(info, PCOPY_A_PID, "PCOPY_A_PID") ||
+	    MISSING(info, PCOPY_A_TID, "PCOPY_A_TID") ||
+	    MISSING(info, PCOPY_A_VCPU, "PCOPY_A_VCPU"))
+		return -EINVAL;
+	vcpu = nla_get_u32(vcpu_attr);
+	if (vcpu != PCOPY_VCPU_NONE && vcpu >= PCOPY_MAX_VCPUS) {
+		NL_SET_ERR_MSG_ATTR(info->extack, vcpu_attr,
+				    "vCPU index out of range");
+		return -ERANGE;
+	}
+
+	s = session_from_info(info);
+	if (IS_ERR(s))
+		return PTR_ERR(s);
+
+	tid = find_get_pid(nla_get_u32(tid_attr));
+	if (tid)
+		task = get_pid_task(tid, PIDTYPE_PID);
+	if (!task || task_tgid(task) != s->pid) {
+		NL_SET_ERR_MSG_ATTR(info->extack, tid_attr,
+				    "thread does not belong to the tracked process");
+		ret = -ESRCH;
+		goto out;
+	}
+	ret = pcopy_session_set_vcpu(s, task_pid_nr(task), vcpu, true);
+out:
+	if (task)
+		put_task_struct(task);
+	put_pid(tid);
+	pcopy_session_put(s);
+	return ret;
+}
+
+static const struct genl_ops pcopy_ops[] = {
 	{
 		.cmd = PCOPY_CMD_GET_INFO,
 		.flags = GENL_ADMIN_PERM,
 		.doit = pcopy_nl_get_info,
+	},
+	{
+		.cmd = PCOPY_CMD_SESSION_NEW,
+		.flags = GENL_ADMIN_PERM,
+		.doit = pcopy_nl_session_new,
+	},
+	{
+		.cmd = PCOPY_CMD_SESSION_DEL,
+		.flags = GENL_ADMIN_PERM,
+		.doit = pcopy_nl_session_del,
+	},
+	{
+		.cmd = PCOPY_CMD_SESSION_GET,
+		.flags = GENL_ADMIN_PERM,
+		.doit = pcopy_nl_session_get,
+		.dumpit = pcopy_nl_session_dump,
+		.done = pcopy_nl_session_dump_done,
+	},
+	{
+		.cmd = PCOPY_CMD_SESSION_RESET,
+		.flags = GENL_ADMIN_PERM,
+		.doit = pcopy_nl_session_reset,
+	},
+	{
+		.cmd = PCOPY_CMD_SET_VCPU,
+		.flags = GENL_ADMIN_PERM,
+		.doit = pcopy_nl_set_vcpu,
 	},
 };
 
@@ -71,9 +493,78 @@ static struct genl_family pcopy_family __ro_after_init = {
 	.policy = pcopy_policy,
 	.netnsok = true,
 	.module = THIS_MODULE,
-	.small_ops = pcopy_ops,
-	.n_small_ops = ARRAY_SIZE(pcopy_ops),
+	.ops = pcopy_ops,
+	.n_ops = ARRAY_SIZE(pcopy_ops),
+	.mcgrps = pcopy_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(pcopy_mcgrps),
 };
+
+static void notify(struct sk_buff *msg)
+{
+	/* -ESRCH only means nobody listens; the netns walk needs RCU */
+	rcu_read_lock();
+	genlmsg_multicast_allns(&pcopy_family, msg, 0, PCOPY_MCGRP_EVENTS_IDX);
+	rcu_read_unlock();
+}
+
+void pcopy_netlink_notify_new(struct pcopy_session *s)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &pcopy_family, 0, PCOPY_CMD_SESSION_NEW);
+	if (!hdr || nla_put_u32(msg, PCOPY_A_PID, s->tgid)) {
+		nlmsg_free(msg);
+		return;
+	}
+	genlmsg_end(msg, hdr);
+	notify(msg);
+}
+
+void pcopy_netlink_notify_end(struct pcopy_session *s, enum pcopy_end_reason why)
+{
+	struct pcopy_snapshot *snap;
+	struct sk_buff *msg;
+	void *hdr;
+
+	snap = snapshot_alloc();
+	if (!snap)
+		return;
+	pcopy_stats_snapshot(s, snap);
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		goto out;
+	hdr = genlmsg_put(msg, 0, 0, &pcopy_family, 0, PCOPY_CMD_SESSION_DEL);
+	if (!hdr || nla_put_u32(msg, PCOPY_A_PID, s->tgid) ||
+	    nla_put_u32(msg, PCOPY_A_END_REASON, why) ||
+	    put_stats(msg, snap)) {
+		nlmsg_free(msg);
+		goto out;
+	}
+	genlmsg_end(msg, hdr);
+	notify(msg);
+out:
+	kvfree(snap);
+}
+
+/*
+ * End every session while the family can still announce it, and refuse
+ * new ones: the family itself is unregistered right after.
+ */
+void pcopy_netlink_close(void)
+{
+	struct pcopy_session *s;
+	unsigned long idx;
+
+	mutex_lock(&pcopy_sessions_lock);
+	pcopy_closing = true;
+	xa_for_each(&pcopy_sessions, idx, s)
+		pcopy_session_end(s, PCOPY_END_UNLOAD);
+	mutex_unlock(&pcopy_sessions_lock);
+}
 
 int __init pcopy_netlink_init(void)
 {

@@ -12,7 +12,12 @@
 #include <unistd.h>
 
 #include <linux/netlink.h>
+#include <linux/userfaultfd.h>
 #include <netlink/genl/ctrl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
 
 #include "lib.h"
 
@@ -124,6 +129,10 @@ static int error_cb(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
 			if (tb[NLMSGERR_ATTR_MSG])
 				snprintf(r->msg, sizeof(r->msg), "%s",
 					 nla_get_string(tb[NLMSGERR_ATTR_MSG]));
+			if (tb[NLMSGERR_ATTR_MISS_TYPE]) {
+				r->has_miss = true;
+				r->miss_type = nla_get_u32(tb[NLMSGERR_ATTR_MISS_TYPE]);
+			}
 			if (tb[NLMSGERR_ATTR_OFFS]) {
 				r->has_offs = true;
 				r->offs = nla_get_u32(tb[NLMSGERR_ATTR_OFFS]);
@@ -205,14 +214,427 @@ int run_capture(const char *cmd, char **out)
 
 char *read_file(const char *path)
 {
-	char *out, cmd[PATH_MAX + 16];
-	int rc;
+	size_t cap = 4096, len = 0, n;
+	FILE *f = fopen(path, "re");
+	char *buf;
 
-	snprintf(cmd, sizeof(cmd), "cat '%s' 2>/dev/null", path);
-	rc = run_capture(cmd, &out);
-	if (rc) {
-		free(out);
+	if (!f)
+		return NULL;
+	buf = malloc(cap);
+	while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+		len += n;
+		if (cap - len < 2)
+			buf = realloc(buf, cap *= 2);
+	}
+	fclose(f);
+	if (buf)
+		buf[len] = 0;
+	return buf;
+}
+
+/* ---- sessions ---- */
+
+int sess_cmd(struct nl_sock *sk, int fam, uint8_t cmd, uint32_t pid,
+	     struct nl_result *r)
+{
+	struct nl_msg *msg = pcopy_msg(fam, cmd, 0);
+	int ret;
+
+	if (!msg)
+		return -ENOMEM;
+	nla_put_u32(msg, PCOPY_A_PID, pid);
+	ret = nl_xfer(sk, msg, r);
+	nlmsg_free(msg);
+	return ret;
+}
+
+int set_vcpu(struct nl_sock *sk, int fam, uint32_t pid, uint32_t tid,
+	     uint32_t vcpu, struct nl_result *r)
+{
+	struct nl_msg *msg = pcopy_msg(fam, PCOPY_CMD_SET_VCPU, 0);
+	int ret;
+
+	if (!msg)
+		return -ENOMEM;
+	nla_put_u32(msg, PCOPY_A_PID, pid);
+	nla_put_u32(msg, PCOPY_A_TID, tid);
+	nla_put_u32(msg, PCOPY_A_VCPU, vcpu);
+	ret = nl_xfer(sk, msg, r);
+	nlmsg_free(msg);
+	return ret;
+}
+
+static uint64_t get64(struct nlattr **tb, int t)
+{
+	return tb[t] ? nla_get_u64(tb[t]) : 0;
+}
+
+static uint32_t get32(struct nlattr **tb, int t)
+{
+	return tb[t] ? nla_get_u32(tb[t]) : 0;
+}
+
+static int parse_hist(struct nlattr *nest, uint64_t *b, int n)
+{
+	struct nlattr *a;
+	int rem;
+
+	memset(b, 0, n * sizeof(*b));
+	if (!nest)
+		return -EPROTO;
+	nla_for_each_nested(a, nest, rem) {
+		int t = nla_type(a);
+
+		if (t == 0)
+			continue;	/* padding */
+		if (t > n || nla_len(a) != 8)
+			return -EPROTO;
+		b[t - 1] = nla_get_u64(a);
+	}
+	return 0;
+}
+
+int parse_session(struct nlattr **tb, struct sess_stats *st)
+{
+	struct nlattr *s[PCOPY_STATS_A_MAX + 1];
+	struct nlattr *v[PCOPY_VCPU_A_MAX + 1];
+	struct nlattr *e;
+	int rem;
+
+	memset(st, 0, sizeof(*st));
+	if (!tb[PCOPY_A_PID] || !tb[PCOPY_A_STATS])
+		return -EPROTO;
+	st->pid = nla_get_u32(tb[PCOPY_A_PID]);
+	st->end_reason = tb[PCOPY_A_END_REASON] ? nla_get_u32(tb[PCOPY_A_END_REASON]) : ~0u;
+	if (nla_parse_nested(s, PCOPY_STATS_A_MAX, tb[PCOPY_A_STATS], NULL))
+		return -EPROTO;
+	st->faults = get64(s, PCOPY_STATS_A_FAULTS);
+	st->nowait = get64(s, PCOPY_STATS_A_NOWAIT_FAULTS);
+	st->interrupted = get64(s, PCOPY_STATS_A_INTERRUPTED);
+	st->lat_sum = get64(s, PCOPY_STATS_A_LATENCY_SUM_NS);
+	st->lat_max = get64(s, PCOPY_STATS_A_LATENCY_MAX_NS);
+	st->outstanding = get32(s, PCOPY_STATS_A_OUTSTANDING);
+	st->outstanding_max = get32(s, PCOPY_STATS_A_OUTSTANDING_MAX);
+	st->vcpu_faults = get64(s, PCOPY_STATS_A_VCPU_FAULTS);
+	st->nonvcpu_faults = get64(s, PCOPY_STATS_A_NONVCPU_FAULTS);
+	st->nonvcpu_lat_sum = get64(s, PCOPY_STATS_A_NONVCPU_LATENCY_SUM_NS);
+	st->known_vcpus = get32(s, PCOPY_STATS_A_KNOWN_VCPUS);
+	st->blocktime = get64(s, PCOPY_STATS_A_BLOCKTIME_NS);
+	st->elapsed = get64(s, PCOPY_STATS_A_ELAPSED_NS);
+	st->truncated = !!tb[PCOPY_A_TRUNCATED];
+	if (tb[PCOPY_A_VCPUS]) {
+		nla_for_each_nested(e, tb[PCOPY_A_VCPUS], rem) {
+			struct vcpu_stat *vs;
+
+			if (nla_type(e) != PCOPY_A_VCPU_ENTRY ||
+			    st->nvcpus >= TEST_MAX_VCPUS ||
+			    nla_parse_nested(v, PCOPY_VCPU_A_MAX, e, NULL) ||
+			    !v[PCOPY_VCPU_A_INDEX])
+				return -EPROTO;
+			vs = &st->vcpus[st->nvcpus++];
+			vs->index = get32(v, PCOPY_VCPU_A_INDEX);
+			vs->tid = get32(v, PCOPY_VCPU_A_TID);
+			vs->explicit_map = !!v[PCOPY_VCPU_A_EXPLICIT];
+			vs->faults = get64(v, PCOPY_VCPU_A_FAULTS);
+			vs->lat_sum = get64(v, PCOPY_VCPU_A_LATENCY_SUM_NS);
+			vs->lat_min = get64(v, PCOPY_VCPU_A_LATENCY_MIN_NS);
+			vs->lat_max = get64(v, PCOPY_VCPU_A_LATENCY_MAX_NS);
+			vs->blocktime = get64(v, PCOPY_VCPU_A_BLOCKTIME_NS);
+			vs->outstanding = get32(v, PCOPY_VCPU_A_OUTSTANDING);
+		}
+	}
+	if (tb[PCOPY_A_HIST_NS] &&
+	    parse_hist(tb[PCOPY_A_HIST_NS], st->hist_ns, PCOPY_HIST_NS_BUCKETS))
+		return -EPROTO;
+	if (tb[PCOPY_A_HIST_US] &&
+	    parse_hist(tb[PCOPY_A_HIST_US], st->hist_us, PCOPY_HIST_US_BUCKETS))
+		return -EPROTO;
+	return 0;
+}
+
+int sess_get(struct nl_sock *sk, int fam, uint32_t pid, struct sess_stats *st)
+{
+	struct nl_result r;
+	int ret;
+
+	ret = sess_cmd(sk, fam, PCOPY_CMD_SESSION_GET, pid, &r);
+	if (!ret)
+		ret = r.reply ? parse_session(r.tb, st) : -EPROTO;
+	nl_result_free(&r);
+	return ret;
+}
+
+const struct vcpu_stat *find_vcpu(const struct sess_stats *st, uint32_t index)
+{
+	int i;
+
+	for (i = 0; i < st->nvcpus; i++)
+		if (st->vcpus[i].index == index)
+			return &st->vcpus[i];
+	return NULL;
+}
+
+uint64_t hist_sum(const uint64_t *b, int n)
+{
+	uint64_t sum = 0;
+
+	while (n--)
+		sum += b[n];
+	return sum;
+}
+
+struct dump_ctx {
+	uint32_t pid;
+	bool found;
+	int n;
+	int err;
+};
+
+static int dump_valid(struct nl_msg *msg, void *arg)
+{
+	struct nlattr *tb[PCOPY_A_MAX + 1];
+	struct dump_ctx *d = arg;
+
+	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, PCOPY_A_MAX, NULL) ||
+	    !tb[PCOPY_A_PID]) {
+		d->err = -EPROTO;
+		return NL_OK;
+	}
+	d->n++;
+	if (nla_get_u32(tb[PCOPY_A_PID]) == d->pid)
+		d->found = true;
+	return NL_OK;
+}
+
+int sess_dump_count(struct nl_sock *sk, int fam, uint32_t pid, bool *found)
+{
+	struct nl_msg *msg = pcopy_msg(fam, PCOPY_CMD_SESSION_GET, NLM_F_DUMP);
+	struct dump_ctx d = { .pid = pid };
+	struct nl_cb *cb;
+	int ret;
+
+	if (!msg)
+		return -ENOMEM;
+	cb = nl_cb_alloc(NL_CB_DEFAULT);
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, dump_valid, &d);
+	ret = nl_send_auto(sk, msg);
+	nlmsg_free(msg);
+	if (ret >= 0)
+		ret = nl_recvmsgs(sk, cb);
+	nl_cb_put(cb);
+	if (ret < 0)
+		return -EIO;
+	if (d.err)
+		return d.err;
+	if (found)
+		*found = d.found;
+	return d.n;
+}
+
+/* ---- events ---- */
+
+struct nl_sock *events_open(void)
+{
+	struct nl_sock *sk = genl_open();
+	int grp;
+
+	if (!sk)
+		return NULL;
+	grp = genl_ctrl_resolve_grp(sk, PCOPY_GENL_NAME, PCOPY_MCGRP_EVENTS);
+	if (grp < 0 || nl_socket_add_membership(sk, grp)) {
+		nl_socket_free(sk);
 		return NULL;
 	}
-	return out;
+	nl_socket_disable_seq_check(sk);
+	return sk;
+}
+
+struct ev_ctx {
+	uint8_t cmd;
+	uint32_t pid;
+	bool hit;
+	struct sess_stats *st;
+};
+
+static int ev_valid(struct nl_msg *msg, void *arg)
+{
+	struct genlmsghdr *gh = nlmsg_data(nlmsg_hdr(msg));
+	struct nlattr *tb[PCOPY_A_MAX + 1];
+	struct ev_ctx *e = arg;
+
+	if (e->hit || gh->cmd != e->cmd ||
+	    genlmsg_parse(nlmsg_hdr(msg), 0, tb, PCOPY_A_MAX, NULL) ||
+	    !tb[PCOPY_A_PID] || nla_get_u32(tb[PCOPY_A_PID]) != e->pid)
+		return NL_OK;
+	e->hit = true;
+	if (e->st) {
+		memset(e->st, 0, sizeof(*e->st));
+		if (tb[PCOPY_A_STATS])
+			parse_session(tb, e->st);
+		else
+			e->st->pid = e->pid;
+		e->st->end_reason = tb[PCOPY_A_END_REASON] ?
+				    nla_get_u32(tb[PCOPY_A_END_REASON]) : ~0u;
+	}
+	return NL_OK;
+}
+
+static int seq_any(struct nl_msg *msg, void *arg)
+{
+	(void)msg;
+	(void)arg;
+	return NL_OK;
+}
+
+int events_wait(struct nl_sock *sk, uint8_t cmd, uint32_t pid, int timeout_ms,
+		struct sess_stats *st)
+{
+	struct ev_ctx e = { .cmd = cmd, .pid = pid, .st = st };
+	uint64_t end = now_ns() + (uint64_t)timeout_ms * 1000000;
+	struct nl_cb *cb = nl_cb_alloc(NL_CB_DEFAULT);
+	struct pollfd pfd = { .fd = nl_socket_get_fd(sk), .events = POLLIN };
+
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, ev_valid, &e);
+	/* events carry sequence number 0: a fresh cb would reject them */
+	nl_cb_set(cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, seq_any, NULL);
+	while (!e.hit) {
+		int64_t left = (int64_t)(end - now_ns()) / 1000000;
+
+		if (left <= 0 || poll(&pfd, 1, left) <= 0)
+			break;
+		nl_recvmsgs(sk, cb);
+	}
+	nl_cb_put(cb);
+	return e.hit ? 0 : -ETIMEDOUT;
+}
+
+/* ---- userfaultfd ---- */
+
+int uffd_open(uint64_t features)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = features };
+	int fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+void *uffd_area(int uffd, size_t len)
+{
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	reg.range.start = (unsigned long)p;
+	reg.range.len = len;
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg)) {
+		munmap(p, len);
+		return NULL;
+	}
+	return p;
+}
+
+int uffd_copy_page(int uffd, unsigned long addr, int fill)
+{
+	static __thread char *page;
+	long psz = sysconf(_SC_PAGESIZE);
+	struct uffdio_copy c;
+
+	if (!page)
+		page = aligned_alloc(psz, psz);
+	memset(page, fill, psz);
+	c.dst = addr & ~(psz - 1);
+	c.src = (unsigned long)page;
+	c.len = psz;
+	c.mode = 0;
+	c.copy = 0;
+	if (ioctl(uffd, UFFDIO_COPY, &c))
+		return -errno;
+	return 0;
+}
+
+int uffd_read_msg(int uffd, struct uffd_msg *msg, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
+	int ret;
+
+	for (;;) {
+		ret = poll(&pfd, 1, timeout_ms);
+		if (ret < 0 && errno == EINTR)
+			continue;
+		if (ret < 0)
+			return -errno;
+		if (ret == 0)
+			return -ETIMEDOUT;
+		ret = read(uffd, msg, sizeof(*msg));
+		if (ret == sizeof(*msg))
+			return 0;
+		if (ret < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		return ret < 0 ? -errno : -EIO;
+	}
+}
+
+pid_t sys_gettid(void)
+{
+	return syscall(SYS_gettid);
+}
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+int wait_outstanding(struct nl_sock *sk, int fam, uint32_t pid, uint32_t n,
+		     int timeout_ms)
+{
+	uint64_t end = now_ns() + (uint64_t)timeout_ms * 1000000;
+	struct sess_stats *st = malloc(sizeof(*st));
+	int ret = -ETIMEDOUT;
+
+	while (now_ns() < end) {
+		if (sess_get(sk, fam, pid, st) == 0 && st->outstanding == n) {
+			ret = 0;
+			break;
+		}
+		sleep_ms(5);
+	}
+	free(st);
+	return ret;
+}
+
+long long file_key(const char *path, const char *key)
+{
+	char *txt = read_file(path), *p;
+	size_t kl = strlen(key);
+	long long v = -1;
+
+	if (!txt)
+		return -1;
+	for (p = txt; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (!strncmp(p, key, kl) && p[kl] == ':') {
+			v = strtoll(p + kl + 1, NULL, 0);
+			break;
+		}
+	}
+	free(txt);
+	return v;
 }

@@ -40,6 +40,8 @@ struct nl_result {
 	char msg[256];
 	bool has_offs;
 	uint32_t offs;
+	bool has_miss;			/* NLMSGERR_ATTR_MISS_TYPE */
+	uint32_t miss_type;
 	int nreplies;
 	struct nl_msg *reply;		/* first reply, owned */
 	struct nlattr *tb[PCOPY_A_MAX + 1];
@@ -52,6 +54,71 @@ int nl_xfer(struct nl_sock *sk, struct nl_msg *msg, struct nl_result *r);
 void nl_result_free(struct nl_result *r);
 /* Byte offset of @attr inside @msg, as NLMSGERR_ATTR_OFFS reports it. */
 uint32_t attr_offset(struct nl_msg *msg, struct nlattr *attr);
+
+/* Sessions over netlink. */
+#define TEST_MAX_VCPUS 64
+
+struct vcpu_stat {
+	uint32_t index, tid;
+	bool explicit_map;
+	uint64_t faults, lat_sum, lat_min, lat_max, blocktime;
+	uint32_t outstanding;
+};
+
+struct sess_stats {
+	uint32_t pid;
+	uint64_t faults, nowait, interrupted, lat_sum, lat_max;
+	uint32_t outstanding, outstanding_max;
+	uint64_t vcpu_faults, nonvcpu_faults, nonvcpu_lat_sum;
+	uint32_t known_vcpus;
+	uint64_t blocktime, elapsed;
+	int nvcpus;
+	struct vcpu_stat vcpus[TEST_MAX_VCPUS];
+	uint64_t hist_ns[PCOPY_HIST_NS_BUCKETS], hist_us[PCOPY_HIST_US_BUCKETS];
+	bool truncated;
+	uint32_t end_reason;		/* events only */
+};
+
+/* A command that only carries PCOPY_A_PID; returns -errno. */
+int sess_cmd(struct nl_sock *sk, int fam, uint8_t cmd, uint32_t pid,
+	     struct nl_result *r);
+int sess_get(struct nl_sock *sk, int fam, uint32_t pid, struct sess_stats *st);
+int set_vcpu(struct nl_sock *sk, int fam, uint32_t pid, uint32_t tid,
+	     uint32_t vcpu, struct nl_result *r);
+/* Fill @st from the attributes of a session message; -EPROTO if malformed. */
+int parse_session(struct nlattr **tb, struct sess_stats *st);
+const struct vcpu_stat *find_vcpu(const struct sess_stats *st, uint32_t index);
+/* Number of sessions a dump returns, or -errno; *found set if @pid is one. */
+int sess_dump_count(struct nl_sock *sk, int fam, uint32_t pid, bool *found);
+uint64_t hist_sum(const uint64_t *b, int n);
+
+/* A socket subscribed to the "events" group. */
+struct nl_sock *events_open(void);
+/*
+ * Wait up to @timeout_ms for an event @cmd about @pid; fills @st (stats,
+ * end reason).  Returns 0, or -ETIMEDOUT.
+ */
+int events_wait(struct nl_sock *sk, uint8_t cmd, uint32_t pid, int timeout_ms,
+		struct sess_stats *st);
+
+/* userfaultfd */
+int uffd_open(uint64_t features);
+/* Anonymous private memory of @len bytes registered MISSING with @uffd. */
+void *uffd_area(int uffd, size_t len);
+/* Resolve one page at @addr with bytes @fill; 0, or -errno (EEXIST...). */
+int uffd_copy_page(int uffd, unsigned long addr, int fill);
+/* Read one message, waiting up to @timeout_ms; 0, -ETIMEDOUT or -errno. */
+struct uffd_msg;
+int uffd_read_msg(int uffd, struct uffd_msg *msg, int timeout_ms);
+
+pid_t sys_gettid(void);
+uint64_t now_ns(void);
+void sleep_ms(unsigned int ms);
+/* Poll @cond-like getter: wait until sess OUTSTANDING == @n or timeout. */
+int wait_outstanding(struct nl_sock *sk, int fam, uint32_t pid, uint32_t n,
+		     int timeout_ms);
+/* Read a "key:\tvalue" line of a debugfs-like file as a number. */
+long long file_key(const char *path, const char *key);
 
 /* Run a shell command, capturing stdout (NUL-terminated, malloc'd). */
 int run_capture(const char *cmd, char **out);

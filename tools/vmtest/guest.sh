@@ -66,6 +66,11 @@ demo)
 		echo $? > "$res/demo.rc"
 	fi
 	;;
+run)
+	# tools/vmtest/vm.sh run 'shell command': for debugging
+	setup && sh -c "$ARGS" > "$res/run.out" 2>&1
+	echo $? > "$res/run.rc"
+	;;
 *)
 	echo "unknown mode $MODE" > "$res/setup-error"
 	;;

@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Sessions: one per tracked process.
+ *
+ * The control plane finds sessions by tgid in an xarray under
+ * pcopy_sessions_lock.  The fault and KVM hooks find them by address space
+ * in an RCU hashtable: the mm is the right key for a fault, because KVM's
+ * async page-fault workers and other foreign threads fault on the VMM's
+ * memory too.  A session holds mmgrab() on its mm so the pointer cannot be
+ * reused by another process while the session exists.
+ *
+ * Lifetime: the tables own one reference; every fault in progress owns one.
+ * A session leaves the tables when it is deleted, when its process exits
+ * (we sit on the pid's pidfd wait queue, which the exit path wakes) or at
+ * unload.  It is freed after an RCU grace period once the last reference
+ * is gone.  At unload, faults that are still blocked keep kretprobe
+ * instances whose handler will never run again, so their references are
+ * never dropped: pcopy_session_exit() frees what is left by force, after
+ * the hooks are gone.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/mm.h>
+#include <linux/pid.h>
+#include <linux/rculist.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <net/netlink.h>
+
+#include "internal.h"
+
+DEFINE_MUTEX(pcopy_sessions_lock);
+DEFINE_XARRAY(pcopy_sessions);
+atomic_t pcopy_nr_sessions = ATOMIC_INIT(0);
+atomic_t pcopy_nr_allocated = ATOMIC_INIT(0);
+
+#define SESSIONS_BY_MM_BITS 6
+static DEFINE_HASHTABLE(sessions_by_mm, SESSIONS_BY_MM_BITS);
+
+/* Every allocated session, live or waiting for its last reference. */
+static LIST_HEAD(pcopy_all_sessions);
+static DEFINE_SPINLOCK(all_sessions_lock);
+
+static struct workqueue_struct *pcopy_wq;
+
+struct pcopy_session *pcopy_session_find_mm(struct mm_struct *mm)
+{
+	struct pcopy_session *s;
+
+	hash_for_each_possible_rcu(sessions_by_mm, s, mm_node, (unsigned long)mm)
+		if (s->mm == mm)
+			return s;
+	return NULL;
+}
+
+/* @pid_nr is in the caller's pid namespace. */
+struct pcopy_session *pcopy_session_lookup(u32 pid_nr)
+{
+	struct pcopy_session *s = NULL;
+	struct pid *pid;
+
+	lockdep_assert_held(&pcopy_sessions_lock);
+
+	pid = find_get_pid(pid_nr);
+	if (pid) {
+		s = xa_load(&pcopy_sessions, pid_nr_ns(pid, &init_pid_ns));
+		if (s && s->pid != pid)
+			s = NULL;
+		put_pid(pid);
+	}
+	return s;
+}
+
+static void session_free(struct pcopy_session *s)
+{
+	spin_lock(&all_sessions_lock);
+	list_del(&s->all_node);
+	spin_unlock(&all_sessions_lock);
+
+	xa_destroy(&s->faults);
+	xa_destroy(&s->threads);
+	kvfree(s->vcpus);
+	mmdrop(s->mm);
+	put_pid(s->pid);
+	kfree(s);
+	atomic_dec(&pcopy_nr_allocated);
+}
+
+static void session_free_work(struct work_struct *work)
+{
+	session_free(container_of(to_rcu_work(work), struct pcopy_session,
+				  free_rwork));
+}
+
+void pcopy_session_put(struct pcopy_session *s)
+{
+	/* May run in a kretprobe handler: defer the free to process context. */
+	if (refcount_dec_and_test(&s->ref))
+		queue_rcu_work(pcopy_wq, &s->free_rwork);
+}
+
+static void session_exit_work(struct work_struct *work)
+{
+	struct pcopy_session *s = container_of(work, struct pcopy_session,
+					       exit_work);
+
+	mutex_lock(&pcopy_sessions_lock);
+	if (s->live && thread_group_exited(s->pid))
+		pcopy_session_end(s, PCOPY_END_EXITED);
+	mutex_unlock(&pcopy_sessions_lock);
+	pcopy_session_put(s);
+}
+
+/*
+ * Runs under the pidfd wait queue lock, from the exit path, with
+ * interrupts off: only queue the work that ends the session.
+ */
+static int session_exit_wake(wait_queue_entry_t *wait, unsigned int mode,
+			     int sync, void *key)
+{
+	struct pcopy_session *s = container_of(wait, struct pcopy_session,
+					       exit_wait);
+
+	if (refcount_inc_not_zero(&s->ref) && !queue_work(pcopy_wq, &s->exit_work))
+		pcopy_session_put(s);
+	return 0;
+}
+
+struct pcopy_session *pcopy_session_new(struct pid *pid,
+					struct netlink_ext_ack *extack)
+{
+	struct pcopy_session *s;
+	struct task_struct *task;
+	struct mm_struct *mm;
+	pid_t tgid;
+	int ret;
+
+	lockdep_assert_held(&pcopy_sessions_lock);
+
+	task = get_pid_task(pid, PIDTYPE_TGID);
+	if (!task) {
+		NL_SET_ERR_MSG(extack, "no such process (a thread id is not a process id)");
+		return ERR_PTR(-ESRCH);
+	}
+	mm = get_task_mm(task);
+	put_task_struct(task);
+	if (!mm) {
+		NL_SET_ERR_MSG(extack, "process has no address space");
+		return ERR_PTR(-EINVAL);
+	}
+
+	tgid = pid_nr_ns(pid, &init_pid_ns);
+	if (xa_load(&pcopy_sessions, tgid) || pcopy_session_find_mm(mm)) {
+		NL_SET_ERR_MSG(extack, "process is already tracked");
+		ret = -EEXIST;
+		goto err_mm;
+	}
+	if (atomic_read(&pcopy_nr_sessions) >= PCOPY_MAX_SESSIONS) {
+		NL_SET_ERR_MSG(extack, "too many sessions");
+		ret = -ENOSPC;
+		goto err_mm;
+	}
+
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!s) {
+		ret = -ENOMEM;
+		goto err_mm;
+	}
+	s->vcpus = kvcalloc(PCOPY_MAX_VCPUS, sizeof(*s->vcpus), GFP_KERNEL);
+	if (!s->vcpus) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
+	refcount_set(&s->ref, 1);
+	s->pid = get_pid(pid);
+	s->tgid = tgid;
+	mmgrab(mm);
+	s->mm = mm;
+	spin_lock_init(&s->lock);
+	xa_init(&s->faults);
+	xa_init(&s->threads);
+	INIT_WORK(&s->exit_work, session_exit_work);
+	INIT_RCU_WORK(&s->free_rwork, session_free_work);
+	init_waitqueue_func_entry(&s->exit_wait, session_exit_wake);
+	pcopy_stats_init(s);
+
+	ret = xa_insert(&pcopy_sessions, tgid, s, GFP_KERNEL);
+	if (ret)
+		goto err_pid;
+
+	atomic_inc(&pcopy_nr_allocated);
+	spin_lock(&all_sessions_lock);
+	list_add(&s->all_node, &pcopy_all_sessions);
+	spin_unlock(&all_sessions_lock);
+
+	/*
+	 * Wait for the exit first, then check whether it already happened:
+	 * either the check sees the exit or the wake-up finds us queued.
+	 */
+	add_wait_queue(&pid->wait_pidfd, &s->exit_wait);
+	if (thread_group_exited(pid)) {
+		remove_wait_queue(&pid->wait_pidfd, &s->exit_wait);
+		xa_erase(&pcopy_sessions, tgid);
+		NL_SET_ERR_MSG(extack, "process is exiting");
+		/* not yet visible to any hook: free at once */
+		session_free(s);
+		mmput(mm);
+		return ERR_PTR(-ESRCH);
+	}
+
+	s->live = true;
+	atomic_inc(&pcopy_nr_sessions);
+	hash_add_rcu(sessions_by_mm, &s->mm_node, (unsigned long)mm);
+	pcopy_debugfs_session_add(s);
+	mmput(mm);
+	return s;
+
+err_pid:
+	put_pid(s->pid);
+	mmdrop(s->mm);
+	kvfree(s->vcpus);
+err_free:
+	kfree(s);
+err_mm:
+	mmput(mm);
+	return ERR_PTR(ret);
+}
+
+/* Take @s out of every table and drop the tables' reference. */
+void pcopy_session_end(struct pcopy_session *s, enum pcopy_end_reason why)
+{
+	lockdep_assert_held(&pcopy_sessions_lock);
+
+	if (!s->live)
+		return;
+	s->live = false;
+	hash_del_rcu(&s->mm_node);
+	xa_erase(&pcopy_sessions, s->tgid);
+	atomic_dec(&pcopy_nr_sessions);
+	remove_wait_queue(&s->pid->wait_pidfd, &s->exit_wait);
+	pcopy_debugfs_session_remove(s);
+	pcopy_netlink_notify_end(s, why);
+	pcopy_session_put(s);
+}
+
+/* Returns PCOPY_VCPU_NONE for a thread that is not a known vCPU. */
+u32 pcopy_session_thread_vcpu(struct pcopy_session *s, pid_t tid)
+{
+	void *e = xa_load(&s->threads, tid);
+
+	return e ? xa_to_value(e) >> 1 : PCOPY_VCPU_NONE;
+}
+
+/*
+ * Map thread @tid (global) to @vcpu.  Called with interrupts off from the
+ * kvm_entry tracepoint (explicit == false), and from netlink.  A mapping set
+ * explicitly is never replaced by a learned one.
+ */
+int pcopy_session_set_vcpu(struct pcopy_session *s, pid_t tid, u32 vcpu,
+			   bool explicit)
+{
+	unsigned long v = (unsigned long)vcpu << 1 | explicit;
+	void *old;
+
+	/* cheap check first: kvm_entry fires on every guest entry */
+	old = xa_load(&s->threads, tid);
+	if (old && (xa_to_value(old) == v ||
+		    (!explicit && (xa_to_value(old) & 1))))
+		return 0;
+
+	xa_lock(&s->threads);
+	old = xa_load(&s->threads, tid);
+	if (old && !explicit && (xa_to_value(old) & 1)) {
+		xa_unlock(&s->threads);
+		return 0;
+	}
+	old = __xa_store(&s->threads, tid, xa_mk_value(v), GFP_ATOMIC);
+	xa_unlock(&s->threads);
+	if (xa_is_err(old))
+		return xa_err(old);
+	if (vcpu != PCOPY_VCPU_NONE)
+		pcopy_stats_vcpu_known(s, vcpu, tid, explicit);
+	return 0;
+}
+
+int __init pcopy_session_init(void)
+{
+	pcopy_wq = alloc_workqueue("pcopy", 0, 0);
+	return pcopy_wq ? 0 : -ENOMEM;
+}
+
+/*
+ * Called after the netlink family and every hook are gone, so nothing can
+ * create, find or reference a session any more.
+ */
+void pcopy_session_exit(void)
+{
+	struct pcopy_session *s, *tmp;
+	unsigned long idx;
+	LIST_HEAD(left);
+
+	mutex_lock(&pcopy_sessions_lock);
+	xa_for_each(&pcopy_sessions, idx, s)
+		pcopy_session_end(s, PCOPY_END_UNLOAD);
+	mutex_unlock(&pcopy_sessions_lock);
+
+	/* exit works and RCU frees queued before this point */
+	rcu_barrier();
+	flush_workqueue(pcopy_wq);
+	rcu_barrier();
+	destroy_workqueue(pcopy_wq);
+
+	/* sessions still referenced by faults blocked at unload */
+	spin_lock(&all_sessions_lock);
+	list_splice_init(&pcopy_all_sessions, &left);
+	spin_unlock(&all_sessions_lock);
+	list_for_each_entry_safe(s, tmp, &left, all_node) {
+		INIT_LIST_HEAD(&s->all_node);
+		pr_info("freeing session of pid %d with %u faults still blocked\n",
+			s->tgid, refcount_read(&s->ref));
+		session_free(s);
+	}
+}
