@@ -20,6 +20,7 @@ KSRC := $(BUILD)/linux-src
 T ?=
 
 CC ?= gcc
+MAKEFLAGS += --no-print-directory
 USER_CFLAGS := -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I$(CURDIR)/uapi
 export CC USER_CFLAGS KSRC BUILD
 
