@@ -18,7 +18,6 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/ktime.h>
-#include <linux/userfaultfd_k.h>
 
 #include "internal.h"
 
@@ -91,6 +90,8 @@ static int summary_show(struct seq_file *m, void *unused)
 	seq_printf(m, "vcpu_faults:\t%llu\n", st->vcpu_faults);
 	seq_printf(m, "nonvcpu_faults:\t%llu\n", st->nonvcpu_faults);
 	seq_printf(m, "known_vcpus:\t%u\n", st->known_vcpus);
+	seq_printf(m, "dirty_pages:\t%llu\n", st->dirty);
+	seq_printf(m, "dirty_rate:\t%llu\n", st->dirty_rate);
 	seq_printf(m, "postcopy-blocktime-ns:\t%llu\n", st->blocktime);
 	seq_puts(m, "postcopy-vcpu-blocktime-ns:\t[");
 	for (i = 0; i < PCOPY_MAX_VCPUS; i++)
@@ -177,18 +178,19 @@ static int vcpus_show(struct seq_file *m, void *unused)
 
 	if (!snap)
 		return -ENOMEM;
-	seq_printf(m, "%5s %8s %8s %10s %12s %12s %12s %14s %5s\n", "vcpu",
-		   "tid", "mapping", "faults", "avg_ns", "min_ns", "max_ns",
-		   "blocktime_ns", "out");
+	seq_printf(m, "%5s %8s %8s %10s %12s %12s %12s %14s %5s %10s %10s\n",
+		   "vcpu", "tid", "mapping", "faults", "avg_ns", "min_ns", "max_ns",
+		   "blocktime_ns", "out", "dirty", "dirty/s");
 	for (i = 0; i < PCOPY_MAX_VCPUS; i++) {
 		struct pcopy_vcpu_stats *v = &snap->vcpus[i];
 
 		if (!v->known)
 			continue;
-		seq_printf(m, "%5u %8u %8s %10llu %12llu %12llu %12llu %14llu %5u\n",
+		seq_printf(m, "%5u %8u %8s %10llu %12llu %12llu %12llu %14llu %5u %10llu %10llu\n",
 			   i, v->tid, v->explicit ? "explicit" : "learned",
 			   v->faults, avg(v->lat_sum, v->faults), v->lat_min,
-			   v->lat_max, v->blocktime, v->outstanding);
+			   v->lat_max, v->blocktime, v->outstanding, v->dirty,
+			   v->dirty_rate);
 	}
 	kvfree(snap);
 	return 0;
@@ -197,12 +199,14 @@ DEFINE_SHOW_ATTRIBUTE(vcpus);
 
 static const char *reason_name(u32 reason)
 {
-	if (reason & VM_UFFD_MISSING)
+	switch (reason) {
+	case PCOPY_REASON_MISSING:
 		return "missing";
-	if (reason & VM_UFFD_WP)
+	case PCOPY_REASON_WP:
 		return "wp";
-	if (reason & VM_UFFD_MINOR)
+	case PCOPY_REASON_MINOR:
 		return "minor";
+	}
 	return "?";
 }
 

@@ -31,6 +31,7 @@ struct pid;
 struct dentry;
 struct sk_buff;
 struct netlink_ext_ack;
+struct pcopy_ring;
 
 /* Per-vCPU counters; an index is "known" once a thread was mapped to it. */
 struct pcopy_vcpu_stats {
@@ -44,6 +45,10 @@ struct pcopy_vcpu_stats {
 	u32 tid;		/* global tid of the last thread mapped */
 	bool known;
 	bool explicit;
+	u64 dirty;		/* GFNs KVM pushed for this vCPU */
+	u64 dirty_win_start;	/* current rate window */
+	u64 dirty_win_count;
+	u64 dirty_rate;		/* pages/s of the last full window */
 };
 
 /* Per-session counters, under session->lock. */
@@ -63,6 +68,10 @@ struct pcopy_stats {
 	u64 blocktime;		/* whole VM: all known vCPUs blocked */
 	u64 all_blocked_since;	/* valid while all known vCPUs are blocked */
 	u64 start;		/* creation or last reset */
+	u64 dirty;
+	u64 dirty_win_start;
+	u64 dirty_win_count;
+	u64 dirty_rate;
 	u64 hist_ns[PCOPY_HIST_NS_BUCKETS];
 	u64 hist_us[PCOPY_HIST_US_BUCKETS];
 };
@@ -78,7 +87,7 @@ struct pcopy_fault {
 	u64 start;
 	u32 tid;
 	u32 vcpu;			/* PCOPY_VCPU_NONE for non-vCPU */
-	u32 reason;			/* VM_UFFD_MISSING, _WP or _MINOR */
+	u32 reason;			/* PCOPY_REASON_* */
 	bool tracked;			/* present in session->faults */
 };
 
@@ -104,6 +113,7 @@ struct pcopy_session {
 	struct xarray threads;
 
 	struct dentry *dbg;
+	struct pcopy_ring __rcu *ring;	/* bound consumer, ring.c */
 };
 
 /* A consistent copy of a session's statistics, for netlink and debugfs. */
@@ -145,6 +155,8 @@ void pcopy_stats_vcpu_known(struct pcopy_session *s, u32 vcpu, u32 tid,
 			    bool explicit);
 void pcopy_stats_reset(struct pcopy_session *s);
 void pcopy_stats_snapshot(struct pcopy_session *s, struct pcopy_snapshot *snap);
+void pcopy_stats_dirty(struct pcopy_session *s, u32 vcpu);
+u64 pcopy_rate_now(u64 win_start, u64 win_count, u64 last_rate, u64 now);
 unsigned int pcopy_hist_ns_bucket(u64 ns);
 unsigned int pcopy_hist_us_bucket(u64 ns);
 
@@ -154,6 +166,15 @@ void pcopy_uffd_exit(void);
 bool pcopy_uffd_available(void);
 int pcopy_uffd_probe_error(void);
 int pcopy_uffd_missed(void);
+
+/* ring.c: /dev/pcopy and the record ring */
+int pcopy_ring_init(void);
+void pcopy_ring_exit(void);
+void pcopy_ring_fault(struct pcopy_session *s, const struct pcopy_fault *f,
+		      u16 type, u16 flags, u64 end);
+void pcopy_ring_dirty(struct pcopy_session *s, u32 vcpu, u32 slot, u64 offset);
+void pcopy_ring_vcpu_entry(struct pcopy_session *s, u32 vcpu);
+void pcopy_ring_session_end(struct pcopy_session *s);
 
 /* kvm.c: following kvm.ko and its tracepoints */
 int pcopy_kvm_init(void);

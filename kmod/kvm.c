@@ -12,6 +12,10 @@
  * session means one atomic read, an untracked VMM one hash lookup, and a
  * known mapping one more xarray load.  The probe is attached while kvm.ko
  * is loaded; its cost with no session is that single read.
+ *
+ * Dirty harvest: kvm_dirty_ring_push fires for every GFN KVM puts in a
+ * vCPU's dirty ring.  The ring is embedded in struct kvm_vcpu, which gives
+ * the vCPU id and, through vcpu->kvm->mm, the session.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -40,8 +44,33 @@ static void kvm_entry_probe(void *data, struct kvm_vcpu *vcpu,
 		return;
 	rcu_read_lock();
 	s = pcopy_session_find_mm(current->mm);
-	if (s && vcpu->vcpu_id >= 0 && vcpu->vcpu_id < PCOPY_MAX_VCPUS)
+	if (s && vcpu->vcpu_id >= 0 && vcpu->vcpu_id < PCOPY_MAX_VCPUS) {
 		pcopy_session_set_vcpu(s, current->pid, vcpu->vcpu_id, false);
+		/* the vCPU's dirty GFNs of this exit are complete */
+		pcopy_ring_vcpu_entry(s, vcpu->vcpu_id);
+	}
+	rcu_read_unlock();
+}
+
+/*
+ * Matches kvm_dirty_ring_push's TP_PROTO in include/trace/events/kvm.h:
+ * KVM pushed one GFN to the dirty ring of the vCPU that owns @ring, from
+ * that vCPU's thread, possibly under kvm->mmu_lock.
+ */
+static void kvm_dirty_push_probe(void *data, struct kvm_dirty_ring *ring,
+				 u32 slot, u64 offset)
+{
+	struct kvm_vcpu *vcpu = container_of(ring, struct kvm_vcpu, dirty_ring);
+	struct pcopy_session *s;
+
+	if (!atomic_read(&pcopy_nr_sessions))
+		return;
+	rcu_read_lock();
+	s = pcopy_session_find_mm(vcpu->kvm->mm);
+	if (s) {
+		pcopy_stats_dirty(s, vcpu->vcpu_id);
+		pcopy_ring_dirty(s, vcpu->vcpu_id, slot, offset);
+	}
 	rcu_read_unlock();
 }
 
@@ -66,6 +95,11 @@ static void kvm_module_coming(struct tp_module *tp_mod)
 		pr_warn("cannot attach to kvm_entry: vCPU mapping disabled\n");
 		tp_kvm_entry = NULL;
 	}
+	if (tp_dirty_ring_push &&
+	    tracepoint_probe_register(tp_dirty_ring_push, kvm_dirty_push_probe, NULL)) {
+		pr_warn("cannot attach to kvm_dirty_ring_push: dirty harvest disabled\n");
+		tp_dirty_ring_push = NULL;
+	}
 	pr_info("kvm loaded: dirty ring hook %s, vcpu map %s\n",
 		tp_dirty_ring_push ? "available" : "missing",
 		tp_kvm_entry ? "available" : "missing");
@@ -77,6 +111,8 @@ static void kvm_module_going(void)
 
 	if (tp_kvm_entry)
 		tracepoint_probe_unregister(tp_kvm_entry, kvm_entry_probe, NULL);
+	if (tp_dirty_ring_push)
+		tracepoint_probe_unregister(tp_dirty_ring_push, kvm_dirty_push_probe, NULL);
 	/* no probe may still run when kvm's (or our) text goes away */
 	tracepoint_synchronize_unregister();
 	kvm_mod = NULL;

@@ -41,6 +41,10 @@ static int __init pcopy_init(void)
 	if (ret)
 		goto err_kvm;
 
+	ret = pcopy_ring_init();
+	if (ret)
+		goto err_ring;
+
 	ret = pcopy_netlink_init();
 	if (ret)
 		goto err_netlink;
@@ -50,6 +54,8 @@ static int __init pcopy_init(void)
 	return 0;
 
 err_netlink:
+	pcopy_ring_exit();
+err_ring:
 	pcopy_kvm_exit();
 err_kvm:
 	pcopy_uffd_exit();
@@ -64,6 +70,7 @@ static void __exit pcopy_exit(void)
 {
 	pcopy_netlink_close();
 	pcopy_netlink_exit();
+	pcopy_ring_exit();
 	pcopy_kvm_exit();
 	pcopy_uffd_exit();
 	pcopy_session_exit();

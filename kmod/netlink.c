@@ -132,7 +132,9 @@ static int put_stats(struct sk_buff *skb, const struct pcopy_snapshot *snap)
 	    nla_put_u32(skb, PCOPY_STATS_A_KNOWN_VCPUS, st->known_vcpus) ||
 	    nla_put_u64_64bit(skb, PCOPY_STATS_A_BLOCKTIME_NS, st->blocktime, PCOPY_STATS_A_PAD) ||
 	    nla_put_u64_64bit(skb, PCOPY_STATS_A_ELAPSED_NS, snap->now - st->start,
-			      PCOPY_STATS_A_PAD)) {
+			      PCOPY_STATS_A_PAD) ||
+	    nla_put_u64_64bit(skb, PCOPY_STATS_A_DIRTY_PAGES, st->dirty, PCOPY_STATS_A_PAD) ||
+	    nla_put_u64_64bit(skb, PCOPY_STATS_A_DIRTY_RATE, st->dirty_rate, PCOPY_STATS_A_PAD)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
 	}
@@ -187,7 +189,11 @@ static int put_vcpus(struct sk_buff *skb, const struct pcopy_snapshot *snap,
 				      PCOPY_VCPU_A_PAD) ||
 		    nla_put_u64_64bit(skb, PCOPY_VCPU_A_BLOCKTIME_NS, v->blocktime,
 				      PCOPY_VCPU_A_PAD) ||
-		    nla_put_u32(skb, PCOPY_VCPU_A_OUTSTANDING, v->outstanding)) {
+		    nla_put_u32(skb, PCOPY_VCPU_A_OUTSTANDING, v->outstanding) ||
+		    nla_put_u64_64bit(skb, PCOPY_VCPU_A_DIRTY_PAGES, v->dirty,
+				      PCOPY_VCPU_A_PAD) ||
+		    nla_put_u64_64bit(skb, PCOPY_VCPU_A_DIRTY_RATE, v->dirty_rate,
+				      PCOPY_VCPU_A_PAD)) {
 			nla_nest_cancel(skb, nest);
 			return -EMSGSIZE;
 		}
@@ -227,8 +233,8 @@ static int fill_session(struct sk_buff *skb, const struct pcopy_snapshot *snap,
 
 static size_t session_msg_size(const struct pcopy_snapshot *snap)
 {
-	/* stats and histograms fit in 4 KiB; a vCPU entry takes under 128 B */
-	return 4096 + (size_t)snap->st.known_vcpus * 128;
+	/* stats and histograms fit in 4 KiB; a vCPU entry takes under 160 B */
+	return 4096 + (size_t)snap->st.known_vcpus * 160;
 }
 
 static struct pcopy_snapshot *snapshot_alloc(void)

@@ -239,6 +239,11 @@ void pcopy_session_end(struct pcopy_session *s, enum pcopy_end_reason why)
 	hash_del_rcu(&s->mm_node);
 	xa_erase(&pcopy_sessions, s->tgid);
 	atomic_dec(&pcopy_nr_sessions);
+	if (rcu_access_pointer(s->ring)) {
+		/* hooks that found the session finish before the ring's EOF */
+		synchronize_rcu();
+		pcopy_ring_session_end(s);
+	}
 	remove_wait_queue(&s->pid->wait_pidfd, &s->exit_wait);
 	pcopy_debugfs_session_remove(s);
 	pcopy_netlink_notify_end(s, why);

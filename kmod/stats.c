@@ -32,7 +32,12 @@ unsigned int pcopy_hist_us_bucket(u64 ns)
 
 void pcopy_stats_init(struct pcopy_session *s)
 {
+	unsigned int i;
+
 	s->st.start = ktime_get_ns();
+	s->st.dirty_win_start = s->st.start;
+	for (i = 0; i < PCOPY_MAX_VCPUS; i++)
+		s->vcpus[i].dirty_win_start = s->st.start;
 }
 
 void pcopy_stats_nowait(struct pcopy_session *s)
@@ -155,6 +160,10 @@ void pcopy_stats_reset(struct pcopy_session *s)
 	st->nonvcpu_lat_sum = 0;
 	st->blocktime = 0;
 	st->start = ktime_get_ns();
+	st->dirty = 0;
+	st->dirty_win_start = st->start;
+	st->dirty_win_count = 0;
+	st->dirty_rate = 0;
 	memset(st->hist_ns, 0, sizeof(st->hist_ns));
 	memset(st->hist_us, 0, sizeof(st->hist_us));
 	for (i = 0; i < PCOPY_MAX_VCPUS; i++) {
@@ -165,6 +174,10 @@ void pcopy_stats_reset(struct pcopy_session *s)
 		v->lat_min = 0;
 		v->lat_max = 0;
 		v->blocktime = 0;
+		v->dirty = 0;
+		v->dirty_win_start = st->start;
+		v->dirty_win_count = 0;
+		v->dirty_rate = 0;
 	}
 	spin_unlock_irqrestore(&s->lock, flags);
 }
@@ -185,10 +198,60 @@ void pcopy_stats_snapshot(struct pcopy_session *s, struct pcopy_snapshot *snap)
 
 	if (all_blocked(st))
 		st->blocktime += snap->now - max(st->all_blocked_since, st->start);
+	st->dirty_rate = pcopy_rate_now(st->dirty_win_start, st->dirty_win_count,
+					st->dirty_rate, snap->now);
 	for (i = 0; i < PCOPY_MAX_VCPUS; i++) {
 		struct pcopy_vcpu_stats *v = &snap->vcpus[i];
 
 		if (v->outstanding)
 			v->blocktime += snap->now - max(v->blocked_since, st->start);
+		v->dirty_rate = pcopy_rate_now(v->dirty_win_start, v->dirty_win_count,
+					       v->dirty_rate, snap->now);
 	}
+}
+
+/*
+ * Dirty rate: pages counted in windows of at least a second.  The rate
+ * shown is the current window's once it is longer than a second (so it
+ * decays to 0 when dirtying stops), else the last full window's.
+ */
+u64 pcopy_rate_now(u64 win_start, u64 win_count, u64 last_rate, u64 now)
+{
+	u64 age = now - win_start;
+
+	if (age >= NSEC_PER_SEC)
+		return div64_u64(win_count * NSEC_PER_SEC, age);
+	return last_rate;
+}
+
+static void rate_tick(u64 *win_start, u64 *win_count, u64 *rate, u64 now)
+{
+	u64 age = now - *win_start;
+
+	if (age >= NSEC_PER_SEC) {
+		*rate = div64_u64(*win_count * NSEC_PER_SEC, age);
+		*win_start = now;
+		*win_count = 0;
+	}
+	(*win_count)++;
+}
+
+/* One GFN pushed to a vCPU's dirty ring (interrupts may be off). */
+void pcopy_stats_dirty(struct pcopy_session *s, u32 vcpu)
+{
+	struct pcopy_stats *st = &s->st;
+	u64 now = ktime_get_ns();
+	unsigned long flags;
+
+	spin_lock_irqsave(&s->lock, flags);
+	st->dirty++;
+	rate_tick(&st->dirty_win_start, &st->dirty_win_count, &st->dirty_rate, now);
+	if (vcpu < PCOPY_MAX_VCPUS) {
+		struct pcopy_vcpu_stats *v = &s->vcpus[vcpu];
+
+		v->dirty++;
+		rate_tick(&v->dirty_win_start, &v->dirty_win_count,
+			  &v->dirty_rate, now);
+	}
+	spin_unlock_irqrestore(&s->lock, flags);
 }

@@ -20,6 +20,7 @@
 #include <linux/mm.h>
 #include <linux/ptrace.h>
 #include <linux/sched/signal.h>
+#include <linux/userfaultfd_k.h>
 #include <linux/ktime.h>
 
 #include "internal.h"
@@ -32,6 +33,16 @@
 #define PCOPY_UFFD_MAXACTIVE 4096
 
 static int uffd_probe_err = -ENOENT;
+
+/* handle_userfault()'s reason is a VM_UFFD_* vma flag; the ABI has its own. */
+static u32 uffd_reason(unsigned long reason)
+{
+	if (reason & VM_UFFD_WP)
+		return PCOPY_REASON_WP;
+	if (reason & VM_UFFD_MINOR)
+		return PCOPY_REASON_MINOR;
+	return PCOPY_REASON_MISSING;
+}
 
 static int uffd_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
@@ -51,6 +62,13 @@ static int uffd_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if ((vmf->flags & FAULT_FLAG_RETRY_NOWAIT) ||
 	    !(vmf->flags & FAULT_FLAG_ALLOW_RETRY)) {
 		pcopy_stats_nowait(s);
+		f->addr = vmf->real_address;
+		f->tid = current->pid;
+		f->reason = uffd_reason(regs_get_kernel_argument(regs, 1));
+		f->vcpu = pcopy_session_thread_vcpu(s, f->tid);
+		f->start = ktime_get_ns();
+		pcopy_ring_fault(s, f, PCOPY_REC_FAULT_END, PCOPY_REC_F_NOWAIT,
+				 f->start);
 		goto skip;
 	}
 	if (!pcopy_session_get(s))
@@ -60,10 +78,11 @@ static int uffd_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	f->s = s;
 	f->addr = vmf->real_address;
 	f->tid = current->pid;
-	f->reason = regs_get_kernel_argument(regs, 1);
+	f->reason = uffd_reason(regs_get_kernel_argument(regs, 1));
 	f->vcpu = pcopy_session_thread_vcpu(s, f->tid);
 	f->start = ktime_get_ns();
 	pcopy_stats_fault_begin(s, f);
+	pcopy_ring_fault(s, f, PCOPY_REC_FAULT_BEGIN, 0, 0);
 	return 0;
 
 skip:
@@ -77,7 +96,11 @@ static int uffd_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 	u64 now = ktime_get_ns();
 
 	/* a signal, not the resolution, woke the thread */
-	pcopy_stats_fault_end(f->s, f, now, signal_pending(current));
+	bool interrupted = signal_pending(current);
+
+	pcopy_stats_fault_end(f->s, f, now, interrupted);
+	pcopy_ring_fault(f->s, f, PCOPY_REC_FAULT_END,
+			 interrupted ? PCOPY_REC_F_INTERRUPTED : 0, now);
 	pcopy_session_put(f->s);
 	return 0;
 }

@@ -77,31 +77,6 @@ FIXTURE_TEARDOWN(ag)
 	nl_socket_free(self->sk);
 }
 
-/* @n faults of this (main) thread, resolved by a forked child. */
-static int take_faults(int uffd, int n)
-{
-	char *area = uffd_area(uffd, n * PAGE);
-	int i, status, bad = 0;
-	pid_t child;
-
-	if (!area)
-		return -1;
-	child = fork();
-	if (child == 0) {
-		struct uffd_msg msg;
-
-		for (i = 0; i < n; i++)
-			if (uffd_read_msg(uffd, &msg, 20000) ||
-			    uffd_copy_page(uffd, msg.arg.pagefault.address, 9))
-				_exit(1);
-		_exit(0);
-	}
-	for (i = 0; i < n; i++)
-		bad += *(volatile char *)(area + i * PAGE) != 9;
-	waitpid(child, &status, 0);
-	return bad || status ? -1 : 0;
-}
-
 TEST_F(ag, track_stats_list_untrack)
 {
 	struct json_object *root, *v, *q;
@@ -112,7 +87,7 @@ TEST_F(ag, track_stats_list_untrack)
 	EXPECT_NE(NULL, strstr(self->out, expect)) TH_LOG("%s", self->out);
 	free(self->out);
 
-	ASSERT_EQ(0, take_faults(self->uffd, 3));
+	ASSERT_EQ(0, take_faults(self->uffd, 3, 9));
 	ASSERT_EQ(0, sess_get(self->sk, self->fam, self->pid, &self->st));
 	ASSERT_EQ(3, self->st.faults);
 

@@ -638,3 +638,143 @@ long long file_key(const char *path, const char *key)
 	free(txt);
 	return v;
 }
+
+/* ---- the record ring ---- */
+
+int ring_bind(struct test_ring *r, uint32_t pid, uint32_t pages,
+	      uint32_t watermark, uint32_t flags)
+{
+	struct pcopy_ring_bind b = {
+		.pid = pid, .data_pages = pages, .watermark = watermark,
+		.flags = flags,
+	};
+
+	memset(r, 0, sizeof(*r));
+	r->size = (uint64_t)pages * sysconf(_SC_PAGESIZE);
+	r->fd = open(PCOPY_DEV_PATH, O_RDWR | O_CLOEXEC);
+	if (r->fd < 0)
+		return -errno;
+	return ioctl(r->fd, PCOPY_IOC_BIND, &b) ? -errno : 0;
+}
+
+int ring_map(struct test_ring *r)
+{
+	long psz = sysconf(_SC_PAGESIZE);
+	void *c, *p;
+	uint64_t size;
+
+	c = mmap(NULL, psz, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd,
+		 PCOPY_RING_OFF_CONSUMER);
+	if (c == MAP_FAILED)
+		return -errno;
+	/* the data size is what was bound */
+	size = r->size;
+	p = mmap(NULL, psz + size, PROT_READ, MAP_SHARED, r->fd,
+		 PCOPY_RING_OFF_PRODUCER);
+	if (p == MAP_FAILED)
+		return -errno;
+	r->cons = c;
+	r->hdr = p;
+	r->data = (char *)p + r->hdr->data_offset;
+	r->size = size;
+	return 0;
+}
+
+void ring_close(struct test_ring *r)
+{
+	long psz = sysconf(_SC_PAGESIZE);
+
+	if (r->cons)
+		munmap(r->cons, psz);
+	if (r->hdr)
+		munmap(r->hdr, psz + r->size);
+	if (r->fd >= 0)
+		close(r->fd);
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+}
+
+void ring_drain(struct test_ring *r, struct ring_counts *c,
+		void (*cb)(const struct pcopy_rec_hdr *h, void *arg), void *arg)
+{
+	/* pairs with smp_store_release() in kmod/ring.c ring_commit() */
+	uint64_t prod = __atomic_load_n(&r->hdr->producer_pos, __ATOMIC_ACQUIRE);
+	uint64_t pos = r->cons->consumer_pos;
+
+	while (pos != prod) {
+		const struct pcopy_rec_hdr *h =
+			(const void *)(r->data + (pos & (r->size - 1)));
+		uint64_t room = r->size - (pos & (r->size - 1));
+
+		if (h->len < sizeof(*h) || h->len % 8 || h->len > room ||
+		    h->len > prod - pos) {
+			c->bad++;
+			break;
+		}
+		switch (h->type) {
+		case PCOPY_REC_PAD:
+			c->pads++;
+			break;
+		case PCOPY_REC_FAULT_BEGIN:
+			c->begin++;
+			break;
+		case PCOPY_REC_FAULT_END:
+			c->end++;
+			if (h->flags & PCOPY_REC_F_NOWAIT)
+				c->nowait_end++;
+			if (h->flags & PCOPY_REC_F_INTERRUPTED)
+				c->interrupted_end++;
+			break;
+		case PCOPY_REC_DIRTY: {
+			const struct pcopy_rec_dirty *d = (const void *)h;
+
+			if (h->len != sizeof(*d) + d->count * sizeof(d->gfns[0]))
+				c->bad++;
+			c->dirty_recs++;
+			c->gfns += d->count;
+			break;
+		}
+		case PCOPY_REC_LOST: {
+			const struct pcopy_rec_lost *l = (const void *)h;
+
+			c->lost_records += l->records;
+			c->lost_gfns += l->gfns;
+			break;
+		}
+		default:
+			c->bad++;
+		}
+		if (cb && h->type != PCOPY_REC_PAD)
+			cb(h, arg);
+		pos += h->len;
+	}
+	/* pairs with smp_load_acquire() in kmod/ring.c ring_cons() */
+	__atomic_store_n(&r->cons->consumer_pos, pos, __ATOMIC_RELEASE);
+}
+
+int take_faults(int uffd, int n, int fill)
+{
+	char *area = uffd_area(uffd, n * 4096UL);
+	int i, status, bad = 0;
+	pid_t child;
+
+	if (!area)
+		return -1;
+	child = fork();
+	if (child < 0)
+		return -1;
+	if (child == 0) {
+		struct uffd_msg msg;
+
+		for (i = 0; i < n; i++)
+			if (uffd_read_msg(uffd, &msg, 60000) ||
+			    uffd_copy_page(uffd, msg.arg.pagefault.address, fill))
+				_exit(1);
+		_exit(0);
+	}
+	for (i = 0; i < n; i++)
+		bad += *(volatile char *)(area + i * 4096UL) != (char)fill;
+	waitpid(child, &status, 0);
+	munmap(area, n * 4096UL);
+	return bad || status ? -1 : 0;
+}

@@ -111,6 +111,10 @@ int uffd_copy_page(int uffd, unsigned long addr, int fill);
 struct uffd_msg;
 int uffd_read_msg(int uffd, struct uffd_msg *msg, int timeout_ms);
 
+/* @n faults of the calling thread, resolved by a forked child; 0 if all
+ * pages then read back @fill. */
+int take_faults(int uffd, int n, int fill);
+
 pid_t sys_gettid(void);
 uint64_t now_ns(void);
 void sleep_ms(unsigned int ms);
@@ -119,6 +123,35 @@ int wait_outstanding(struct nl_sock *sk, int fam, uint32_t pid, uint32_t n,
 		     int timeout_ms);
 /* Read a "key:\tvalue" line of a debugfs-like file as a number. */
 long long file_key(const char *path, const char *key);
+
+/* The record ring, as a test consumer sees it. */
+struct test_ring {
+	int fd;
+	struct pcopy_ring_consumer *cons;
+	struct pcopy_ring_header *hdr;	/* start of the producer mapping */
+	char *data;
+	uint64_t size;
+};
+
+/* Open /dev/pcopy and bind; returns 0 or -errno (r->fd stays open). */
+int ring_bind(struct test_ring *r, uint32_t pid, uint32_t pages,
+	      uint32_t watermark, uint32_t flags);
+/* mmap both parts as uapi/pcopy.h says; 0 or -errno. */
+int ring_map(struct test_ring *r);
+void ring_close(struct test_ring *r);
+
+/* Counts of what a drain delivered. */
+struct ring_counts {
+	uint64_t begin, end, nowait_end, interrupted_end, dirty_recs, gfns;
+	uint64_t lost_records, lost_gfns;	/* sum of LOST records */
+	uint64_t pads, bad;
+};
+/*
+ * Consume every record up to the producer position, validating each one,
+ * and add to @c; @cb (may be NULL) sees each non-PAD record.
+ */
+void ring_drain(struct test_ring *r, struct ring_counts *c,
+		void (*cb)(const struct pcopy_rec_hdr *h, void *arg), void *arg);
 
 /* Run a shell command, capturing stdout (NUL-terminated, malloc'd). */
 int run_capture(const char *cmd, char **out);

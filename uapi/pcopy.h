@@ -105,6 +105,68 @@
  * a "nowait" fault: counted in PCOPY_STATS_A_NOWAIT_FAULTS only.  Every
  * other fault is a blocking fault.
  *
+ * The record ring (/dev/pcopy)
+ * ----------------------------
+ * A consumer (the agent) receives a session's records as they happen,
+ * without a syscall per record, through a ring shared with the kernel:
+ *
+ *   fd = open("/dev/pcopy", O_RDWR);       needs CAP_NET_ADMIN
+ *   ioctl(fd, PCOPY_IOC_BIND, &bind);      one ring per session
+ *   cons = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+ *               PCOPY_RING_OFF_CONSUMER);
+ *   prod = mmap(NULL, page + data_size, PROT_READ, MAP_SHARED, fd,
+ *               PCOPY_RING_OFF_PRODUCER);
+ *   poll(fd) / epoll: POLLIN once at least bind.watermark bytes are
+ *   unread (or the ring ended); POLLHUP after the session ended and the
+ *   ring is drained; POLLERR while the consumer position is invalid.
+ *
+ * Mappings: the consumer page (offset PCOPY_RING_OFF_CONSUMER, exactly one
+ * page, read-write, MAP_SHARED) holds struct pcopy_ring_consumer, the only
+ * memory the consumer writes.  The producer mapping (offset
+ * PCOPY_RING_OFF_PRODUCER = one page, exactly one page plus data_size,
+ * read-only: PROT_WRITE is refused and cannot be added later) holds struct
+ * pcopy_ring_header in its first page and the data area from
+ * header.data_offset.  Any other offset, length or protection: EINVAL.
+ *
+ * Positions are free-running u64 byte counts; a record starts at
+ * (pos & (data_size - 1)) and is 8-byte aligned.  Records never wrap: the
+ * producer pads the end of the data area with a PCOPY_REC_PAD record.
+ * Compare positions by difference, never with "<".
+ *
+ * Ordering:
+ *   producer: write record; smp_store_release(&hdr->producer_pos)
+ *   consumer: smp_load_acquire(&hdr->producer_pos); read records;
+ *             smp_store_release(&cons->consumer_pos)
+ *   producer: smp_load_acquire(&cons->consumer_pos) before reusing space
+ *
+ * The consumer position is hostile input: a value that is not 8-byte
+ * aligned or lies outside [producer_pos - data_size, producer_pos] is
+ * ignored (the ring is treated as full), counted in consumer_errors, and
+ * flagged with PCOPY_RING_F_CONSUMER_INVALID until a valid value returns.
+ *
+ * The producer never waits: when a record does not fit it is dropped and
+ * counted, and the next record that fits is preceded by a PCOPY_REC_LOST
+ * record with the exact numbers dropped since the previous one.  The header
+ * keeps running totals; lost_*_pending are drops not yet reported by a
+ * LOST record, so at any time
+ *   produced = delivered + sum(LOST records) + pending.
+ *
+ * When the session ends, pending dirty batches and drops are flushed and
+ * PCOPY_RING_F_EOF is set; the mapping stays valid until unmapped.
+ *
+ * ioctls: PCOPY_IOC_BIND (EINVAL: not tracked, bad size or watermark,
+ * reserved bits set; EBUSY: fd already bound or the session already has a
+ * ring), PCOPY_IOC_FLUSH (emit pending dirty batches and LOST now).
+ *
+ * Dirty harvest
+ * -------------
+ * For a tracked VMM that uses KVM's dirty ring, every GFN KVM pushes to a
+ * vCPU's dirty ring (tracepoint kvm_dirty_ring_push) is counted per vCPU and
+ * delivered as (vCPU, memslot, offset) in PCOPY_REC_DIRTY records, batched
+ * per vCPU: a batch is emitted when full, when that vCPU next enters the
+ * guest, on PCOPY_IOC_FLUSH and when the session ends.  "slot" is KVM's
+ * (address space << 16 | slot id); "vcpu" is the vCPU id, as elsewhere.
+ *
  * debugfs
  * -------
  * <debugfs>/pcopy/status and <debugfs>/pcopy/sessions/<pid>/{summary,hist,
@@ -178,6 +240,8 @@ enum pcopy_stats_attr {
 	PCOPY_STATS_A_KNOWN_VCPUS,	/* u32, vCPUs mapped to a thread */
 	PCOPY_STATS_A_BLOCKTIME_NS,	/* u64, whole-VM blocktime */
 	PCOPY_STATS_A_ELAPSED_NS,	/* u64, since creation or last reset */
+	PCOPY_STATS_A_DIRTY_PAGES,	/* u64, GFNs pushed by KVM */
+	PCOPY_STATS_A_DIRTY_RATE,	/* u64, pages/s over the last second */
 	__PCOPY_STATS_A_LAST
 };
 #define PCOPY_STATS_A_MAX (__PCOPY_STATS_A_LAST - 1)
@@ -194,6 +258,8 @@ enum pcopy_vcpu_attr {
 	PCOPY_VCPU_A_LATENCY_MAX_NS,	/* u64 */
 	PCOPY_VCPU_A_BLOCKTIME_NS,	/* u64 */
 	PCOPY_VCPU_A_OUTSTANDING,	/* u32 */
+	PCOPY_VCPU_A_DIRTY_PAGES,	/* u64 */
+	PCOPY_VCPU_A_DIRTY_RATE,	/* u64, pages/s over the last second */
 	__PCOPY_VCPU_A_LAST
 };
 #define PCOPY_VCPU_A_MAX (__PCOPY_VCPU_A_LAST - 1)
@@ -220,6 +286,117 @@ enum pcopy_feature {
 	PCOPY_FEAT_VCPU_MAP		= 1 << 3,
 
 	__PCOPY_FEAT_ALL		= (1 << 4) - 1
+};
+
+/* ---- the record ring ---- */
+
+#define PCOPY_DEV_PATH		"/dev/pcopy"
+#define PCOPY_RING_VERSION	1
+#define PCOPY_RING_MAX_PAGES	4096		/* data pages */
+
+/* mmap offsets, in bytes; "PAGE" is the system page size */
+#define PCOPY_RING_OFF_CONSUMER	0
+#define PCOPY_RING_OFF_PRODUCER	4096
+
+enum pcopy_ring_bind_flags {
+	PCOPY_RING_BIND_FAULTS	= 1 << 0,	/* fault begin/end records */
+	PCOPY_RING_BIND_DIRTY	= 1 << 1,	/* dirty GFN records */
+	__PCOPY_RING_BIND_ALL	= (1 << 2) - 1
+};
+
+struct pcopy_ring_bind {
+	__u32 pid;		/* tracked process, caller's pid namespace */
+	__u32 data_pages;	/* power of two, 1..PCOPY_RING_MAX_PAGES */
+	__u32 watermark;	/* unread bytes that wake poll; 1..data size */
+	__u32 flags;		/* enum pcopy_ring_bind_flags, at least one */
+	__u64 reserved[2];	/* must be zero */
+};
+
+#define PCOPY_IOC_MAGIC		0xb8
+#define PCOPY_IOC_BIND		_IOW(PCOPY_IOC_MAGIC, 1, struct pcopy_ring_bind)
+#define PCOPY_IOC_FLUSH		_IO(PCOPY_IOC_MAGIC, 2)
+
+/* The consumer page: the only memory the consumer writes. */
+struct pcopy_ring_consumer {
+	__u64 consumer_pos;
+};
+
+enum pcopy_ring_flags {
+	PCOPY_RING_F_EOF		= 1 << 0,	/* the session ended */
+	PCOPY_RING_F_CONSUMER_INVALID	= 1 << 1,	/* consumer_pos rejected */
+};
+
+/* First page of the read-only producer mapping; kernel-written only. */
+struct pcopy_ring_header {
+	__u32 version;		/* PCOPY_RING_VERSION */
+	__u32 header_size;	/* sizeof(struct pcopy_ring_header) */
+	__u64 data_offset;	/* of the data area in the producer mapping */
+	__u64 data_size;	/* bytes, a power of two */
+	__u64 producer_pos;	/* free-running; smp_store_release()d */
+	__u64 flags;		/* enum pcopy_ring_flags */
+	__u64 watermark;
+	__u64 records;		/* records written, LOST and PAD excluded */
+	__u64 lost_records;	/* fault records dropped, total */
+	__u64 lost_gfns;	/* dirty GFNs dropped, total */
+	__u64 lost_records_pending;	/* not yet reported by a LOST record */
+	__u64 lost_gfns_pending;
+	__u64 consumer_errors;	/* invalid consumer positions seen */
+};
+
+enum pcopy_rec_type {
+	PCOPY_REC_PAD,		/* skip len bytes */
+	PCOPY_REC_FAULT_BEGIN,	/* struct pcopy_rec_fault */
+	PCOPY_REC_FAULT_END,	/* struct pcopy_rec_fault */
+	PCOPY_REC_DIRTY,	/* struct pcopy_rec_dirty */
+	PCOPY_REC_LOST,		/* struct pcopy_rec_lost */
+};
+
+struct pcopy_rec_hdr {
+	__u32 len;		/* whole record, a multiple of 8 */
+	__u16 type;		/* enum pcopy_rec_type */
+	__u16 flags;		/* enum pcopy_rec_flags */
+};
+
+enum pcopy_rec_flags {
+	PCOPY_REC_F_NOWAIT	= 1 << 0,	/* FAULT_END of a nowait fault */
+	PCOPY_REC_F_INTERRUPTED	= 1 << 1,	/* FAULT_END: woken by a signal */
+};
+
+/* Fault reasons, as in the kernel's VM_UFFD_* */
+#define PCOPY_REASON_MISSING	0x1
+#define PCOPY_REASON_WP		0x2
+#define PCOPY_REASON_MINOR	0x4
+
+struct pcopy_rec_fault {
+	struct pcopy_rec_hdr hdr;
+	__u32 tid;		/* initial pid namespace */
+	__u32 vcpu;		/* PCOPY_VCPU_NONE for a non-vCPU thread */
+	__u64 addr;		/* faulting address */
+	__u64 start_ns;		/* CLOCK_MONOTONIC */
+	__u64 end_ns;		/* FAULT_END only */
+	__u64 latency_ns;	/* FAULT_END only */
+	__u32 reason;		/* PCOPY_REASON_* */
+	__u32 pad;
+};
+
+struct pcopy_dirty_gfn {
+	__u32 slot;		/* as_id << 16 | slot id */
+	__u32 pad;
+	__u64 offset;		/* page offset in the slot */
+};
+
+struct pcopy_rec_dirty {
+	struct pcopy_rec_hdr hdr;
+	__u32 vcpu;
+	__u32 count;
+	__u64 time_ns;		/* when the batch was emitted */
+	struct pcopy_dirty_gfn gfns[];
+};
+
+struct pcopy_rec_lost {
+	struct pcopy_rec_hdr hdr;
+	__u64 records;		/* fault records dropped since the last LOST */
+	__u64 gfns;		/* dirty GFNs dropped since the last LOST */
 };
 
 #endif /* _UAPI_LINUX_PCOPY_H */
