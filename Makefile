@@ -7,6 +7,8 @@
 #                   run every selftest, print "N passed, N failed"
 #                   (T="name ..." runs only the selftests whose name matches)
 #   make demo       install, build, boot the test VM and run the main job
+#   make bench      install, build (bench/ too), boot the test VM and run the
+#                   benchmarks (bench/run.sh; Documentation/bench.rst)
 #   make lint       checkpatch and sparse on kmod/
 #
 # KDIR defaults to the newest installed Debian 6.1 headers; KVER is the
@@ -24,7 +26,7 @@ MAKEFLAGS += --no-print-directory
 USER_CFLAGS := -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I$(CURDIR)/uapi
 export CC USER_CFLAGS KSRC BUILD
 
-.PHONY: all kmod agent selftests tools check demo lint deps clean vm-check vm-demo ksrc
+.PHONY: all kmod agent selftests tools check demo bench lint deps clean vm-check vm-demo vm-bench ksrc
 
 all: kmod agent selftests tools
 
@@ -71,6 +73,9 @@ check: deps
 demo: deps
 	$(MAKE) vm-demo
 
+bench: deps
+	$(MAKE) vm-bench
+
 vm-check:
 	@BUILD=$(BUILD) KVER=$(KVER) T="$(T)" tools/vmtest/check.sh
 
@@ -82,9 +87,20 @@ vm-demo: all
 	if [ "$$rc" != 0 ]; then echo "demo: failed (exit status $$rc)"; exit 1; fi; \
 	echo "demo: finished"
 
+# The benchmarks are not part of "all": only make bench builds them.
+vm-bench: all
+	$(MAKE) -C bench
+	@BUILD=$(BUILD) KVER=$(KVER) tools/vmtest/vm.sh bench
+	@r=$(BUILD)/vm/results; \
+	if [ -e $$r/vm-error ] || [ -e $$r/setup-error ]; then cat $$r/*-error; exit 1; fi; \
+	rc=$$(cat $$r/bench.rc 2>/dev/null || echo missing); \
+	if [ "$$rc" != 0 ]; then echo "bench: failed (exit status $$rc)"; exit 1; fi; \
+	echo "bench: finished (output in $$r/bench.out)"
+
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean || true
 	$(MAKE) -C agent clean
 	$(MAKE) -C selftests clean
+	$(MAKE) -C bench clean
 	@if [ -f tools/minivm/Makefile ]; then $(MAKE) -C tools/minivm clean; fi
 	rm -rf $(BUILD)

@@ -172,7 +172,9 @@ int pcopy_ring_init(void);
 void pcopy_ring_exit(void);
 void pcopy_ring_fault(struct pcopy_session *s, const struct pcopy_fault *f,
 		      u16 type, u16 flags, u64 end);
-void pcopy_ring_dirty(struct pcopy_session *s, u32 vcpu, u32 slot, u64 offset);
+void pcopy_ring_dirty(struct pcopy_session *s, u32 vcpu, u32 slot, u64 offset,
+		      u32 seq);
+void pcopy_ring_dirty_reset(struct pcopy_session *s, u32 vcpu, u32 reset_index);
 void pcopy_ring_vcpu_entry(struct pcopy_session *s, u32 vcpu);
 void pcopy_ring_session_end(struct pcopy_session *s);
 

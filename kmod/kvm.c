@@ -33,6 +33,7 @@ static DEFINE_MUTEX(pcopy_kvm_lock);
 static struct module *kvm_mod;
 static struct tracepoint *tp_dirty_ring_push;
 static struct tracepoint *tp_kvm_entry;
+static struct tracepoint *tp_dirty_ring_reset;
 
 /* Matches kvm_entry's TP_PROTO in arch/x86/kvm/trace.h of 6.1. */
 static void kvm_entry_probe(void *data, struct kvm_vcpu *vcpu,
@@ -69,8 +70,28 @@ static void kvm_dirty_push_probe(void *data, struct kvm_dirty_ring *ring,
 	s = pcopy_session_find_mm(vcpu->kvm->mm);
 	if (s) {
 		pcopy_stats_dirty(s, vcpu->vcpu_id);
-		pcopy_ring_dirty(s, vcpu->vcpu_id, slot, offset);
+		/* the push incremented dirty_index after filling the entry */
+		pcopy_ring_dirty(s, vcpu->vcpu_id, slot, offset,
+				 ring->dirty_index - 1);
 	}
+	rcu_read_unlock();
+}
+
+/*
+ * Matches kvm_dirty_ring_reset's TP_PROTO: the VMM's KVM_RESET_DIRTY_RINGS
+ * re-protected every entry of @ring before ring->reset_index.
+ */
+static void kvm_dirty_reset_probe(void *data, struct kvm_dirty_ring *ring)
+{
+	struct kvm_vcpu *vcpu = container_of(ring, struct kvm_vcpu, dirty_ring);
+	struct pcopy_session *s;
+
+	if (!atomic_read(&pcopy_nr_sessions))
+		return;
+	rcu_read_lock();
+	s = pcopy_session_find_mm(vcpu->kvm->mm);
+	if (s)
+		pcopy_ring_dirty_reset(s, vcpu->vcpu_id, ring->reset_index);
 	rcu_read_unlock();
 }
 
@@ -88,6 +109,8 @@ static void kvm_module_coming(struct tp_module *tp_mod)
 			tp_dirty_ring_push = tp;
 		else if (!strcmp(tp->name, "kvm_entry"))
 			tp_kvm_entry = tp;
+		else if (!strcmp(tp->name, "kvm_dirty_ring_reset"))
+			tp_dirty_ring_reset = tp;
 	}
 	kvm_mod = mod;
 	if (tp_kvm_entry &&
@@ -99,6 +122,11 @@ static void kvm_module_coming(struct tp_module *tp_mod)
 	    tracepoint_probe_register(tp_dirty_ring_push, kvm_dirty_push_probe, NULL)) {
 		pr_warn("cannot attach to kvm_dirty_ring_push: dirty harvest disabled\n");
 		tp_dirty_ring_push = NULL;
+	}
+	if (tp_dirty_ring_reset &&
+	    tracepoint_probe_register(tp_dirty_ring_reset, kvm_dirty_reset_probe, NULL)) {
+		pr_warn("cannot attach to kvm_dirty_ring_reset: no reset records\n");
+		tp_dirty_ring_reset = NULL;
 	}
 	pr_info("kvm loaded: dirty ring hook %s, vcpu map %s\n",
 		tp_dirty_ring_push ? "available" : "missing",
@@ -113,10 +141,13 @@ static void kvm_module_going(void)
 		tracepoint_probe_unregister(tp_kvm_entry, kvm_entry_probe, NULL);
 	if (tp_dirty_ring_push)
 		tracepoint_probe_unregister(tp_dirty_ring_push, kvm_dirty_push_probe, NULL);
+	if (tp_dirty_ring_reset)
+		tracepoint_probe_unregister(tp_dirty_ring_reset, kvm_dirty_reset_probe, NULL);
 	/* no probe may still run when kvm's (or our) text goes away */
 	tracepoint_synchronize_unregister();
 	kvm_mod = NULL;
 	tp_dirty_ring_push = NULL;
+	tp_dirty_ring_reset = NULL;
 	tp_kvm_entry = NULL;
 	pr_info("kvm unloaded\n");
 }

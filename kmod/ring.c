@@ -252,7 +252,8 @@ static void batch_flush(struct pcopy_ring *r, struct dirty_batch *b)
 }
 
 /* One GFN KVM pushed to vCPU @vcpu's dirty ring; RCU read side held. */
-void pcopy_ring_dirty(struct pcopy_session *s, u32 vcpu, u32 slot, u64 offset)
+void pcopy_ring_dirty(struct pcopy_session *s, u32 vcpu, u32 slot, u64 offset,
+		      u32 seq)
 {
 	struct pcopy_ring *r = rcu_dereference(s->ring);
 	struct dirty_batch *b;
@@ -266,10 +267,38 @@ void pcopy_ring_dirty(struct pcopy_session *s, u32 vcpu, u32 slot, u64 offset)
 		batch_flush(r, b);
 	b->vcpu = vcpu;
 	b->gfns[b->count].slot = slot;
-	b->gfns[b->count].pad = 0;
+	b->gfns[b->count].seq = seq;
 	b->gfns[b->count].offset = offset;
 	if (++b->count == DIRTY_BATCH_GFNS)
 		batch_flush(r, b);
+	spin_unlock_irqrestore(&r->lock, irqf);
+}
+
+/*
+ * The VMM reset vCPU @vcpu's dirty ring up to @reset_index: emit the
+ * vCPU's pending GFNs first, so the reset record follows every push it
+ * covers.  RCU held.
+ */
+void pcopy_ring_dirty_reset(struct pcopy_session *s, u32 vcpu, u32 reset_index)
+{
+	struct pcopy_ring *r = rcu_dereference(s->ring);
+	struct pcopy_rec_dirty_reset rec = {
+		.hdr = { .len = sizeof(rec), .type = PCOPY_REC_DIRTY_RESET },
+		.vcpu = vcpu,
+		.reset_index = reset_index,
+	};
+	struct dirty_batch *b;
+	unsigned long irqf;
+
+	if (!r || !(r->flags & PCOPY_RING_BIND_DIRTY))
+		return;
+	b = &r->batch[vcpu % DIRTY_BATCHES];
+	rec.time_ns = ktime_get_ns();
+	spin_lock_irqsave(&r->lock, irqf);
+	if (b->count && b->vcpu == vcpu)
+		batch_flush(r, b);
+	/* dropped resets are counted as records */
+	ring_write(r, &rec, sizeof(rec), 1, 0);
 	spin_unlock_irqrestore(&r->lock, irqf);
 }
 
@@ -549,6 +578,7 @@ int __init pcopy_ring_init(void)
 	BUILD_BUG_ON(sizeof(struct pcopy_rec_fault) % 8);
 	BUILD_BUG_ON(sizeof(struct pcopy_rec_dirty) % 8);
 	BUILD_BUG_ON(sizeof(struct pcopy_rec_lost) % 8);
+	BUILD_BUG_ON(sizeof(struct pcopy_rec_dirty_reset) % 8);
 	BUILD_BUG_ON(sizeof(struct pcopy_dirty_gfn) != 16);
 	return misc_register(&ring_dev);
 }

@@ -165,7 +165,16 @@
  * delivered as (vCPU, memslot, offset) in PCOPY_REC_DIRTY records, batched
  * per vCPU: a batch is emitted when full, when that vCPU next enters the
  * guest, on PCOPY_IOC_FLUSH and when the session ends.  "slot" is KVM's
- * (address space << 16 | slot id); "vcpu" is the vCPU id, as elsewhere.
+ * (address space << 16 | slot id); "vcpu" is the vCPU id, as elsewhere;
+ * "seq" is the entry's index in that vCPU's KVM dirty ring (free-running
+ * u32, KVM's dirty_index of the push).
+ *
+ * When the VMM resets the dirty rings (KVM_RESET_DIRTY_RINGS), a
+ * PCOPY_REC_DIRTY_RESET record per vCPU ring follows every DIRTY record of
+ * that vCPU it covers: each push with seq before reset_index has been
+ * write-protected again, so a write after that pushes again.  A migration
+ * source uses this to know when a page it read can no longer change without
+ * a new record (the invariant QEMU keeps by resetting before it sends).
  *
  * debugfs
  * -------
@@ -349,6 +358,7 @@ enum pcopy_rec_type {
 	PCOPY_REC_FAULT_END,	/* struct pcopy_rec_fault */
 	PCOPY_REC_DIRTY,	/* struct pcopy_rec_dirty */
 	PCOPY_REC_LOST,		/* struct pcopy_rec_lost */
+	PCOPY_REC_DIRTY_RESET,	/* struct pcopy_rec_dirty_reset */
 };
 
 struct pcopy_rec_hdr {
@@ -381,8 +391,15 @@ struct pcopy_rec_fault {
 
 struct pcopy_dirty_gfn {
 	__u32 slot;		/* as_id << 16 | slot id */
-	__u32 pad;
+	__u32 seq;		/* index of the push in the vCPU's dirty ring */
 	__u64 offset;		/* page offset in the slot */
+};
+
+struct pcopy_rec_dirty_reset {
+	struct pcopy_rec_hdr hdr;
+	__u32 vcpu;
+	__u32 reset_index;	/* pushes with seq before this are reset */
+	__u64 time_ns;
 };
 
 struct pcopy_rec_dirty {

@@ -10,6 +10,7 @@
 #   dmesg             the kernel log at the end
 #   setup-error       a one-line reason if the environment is unusable
 #   demo.out, demo.rc the demo's output and exit status (demo mode)
+#   bench.out, bench.rc  the benchmarks' output and exit status (bench mode)
 #   done              written last; its absence means the VM died
 src=$VMTEST_SRC
 res=$VMTEST_RESULTS
@@ -64,6 +65,13 @@ demo)
 	if setup; then
 		"$src/tools/demo.sh" > "$res/demo.out" 2>&1
 		echo $? > "$res/demo.rc"
+	fi
+	;;
+bench)
+	# the host streams bench.out live from the results share
+	if setup; then
+		"$src/bench/run.sh" > "$res/bench.out" 2>&1
+		echo $? > "$res/bench.rc"
 	fi
 	;;
 run)

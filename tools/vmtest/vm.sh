@@ -46,8 +46,8 @@ mkdir -p "$res"
 console=$build/vm/console.log
 echo "vmtest: booting $kver under TCG (timeout ${timeout}s, console in $console)"
 tailpid=
-if [ "$mode" = demo ]; then
-	tail -n +1 -s 0.2 -F "$res/demo.out" 2>/dev/null &
+if [ "$mode" = demo ] || [ "$mode" = bench ]; then
+	tail -n +1 -s 0.2 -F "$res/$mode.out" 2>/dev/null &
 	tailpid=$!
 fi
 set +e
