@@ -9,6 +9,10 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+#define NSEC_PER_USEC	((uint64_t)1000)
+#define NSEC_PER_MSEC	((uint64_t)1000000)
+#define NSEC_PER_SEC	((uint64_t)1000000000)
+
 struct json_object;
 
 /* Options common to every subcommand. */
@@ -29,10 +33,28 @@ void print_json(struct json_object *obj);
  * of the first operand in @argv.
  */
 int cmd_opts(int argc, char **argv, struct opts *o, const char *usage);
+/*
+ * cmd_opts() for a subcommand with options of its own: @extra (getopt_long
+ * entries, at most CMD_OPTS_MAX, ending with a zeroed one) and their short
+ * forms @extra_short ("o:v").  Each one found is handed to @fn with its
+ * value, in command-line order; @fn calls usage_error() for a bad value.
+ */
+#define CMD_OPTS_MAX	12
+struct option;
+int cmd_opts_ext(int argc, char **argv, struct opts *o, const char *usage,
+		 const struct option *extra, const char *extra_short,
+		 void (*fn)(int c, const char *arg, void *ctx), void *ctx);
 /* A decimal in [min, max], digits only: 0, -EINVAL or -ERANGE. */
 int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
 /* A pid or tid operand (1 to INT_MAX); a usage error, naming @what, if not. */
 uint32_t id_arg(const char *cmd, const char *what, const char *s);
+/*
+ * Seconds, digits with an optional fraction ("2", "0.5"), above 0 and at
+ * most @max_ns: 0 with *@ns set, -EINVAL or -ERANGE.
+ */
+int parse_seconds(const char *s, uint64_t max_ns, uint64_t *ns);
+/* The same for an option value, in ns; a usage error naming @what if bad. */
+uint64_t seconds_arg(const char *cmd, const char *what, const char *s, uint64_t max_s);
 
 /* subcommands, one file each */
 int cmd_status(int argc, char **argv, const struct opts *o);
@@ -42,5 +64,8 @@ int cmd_list(int argc, char **argv, const struct opts *o);
 int cmd_vcpu(int argc, char **argv, const struct opts *o);
 int cmd_reset(int argc, char **argv, const struct opts *o);
 int cmd_stats(int argc, char **argv, const struct opts *o);
+int cmd_watch(int argc, char **argv, const struct opts *o);
+int cmd_record(int argc, char **argv, const struct opts *o);
+int cmd_report(int argc, char **argv, const struct opts *o);
 
 #endif

@@ -1,21 +1,41 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Command-line pieces every subcommand shares. */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "agent.h"
 
-int cmd_opts(int argc, char **argv, struct opts *o, const char *usage)
+int cmd_opts_ext(int argc, char **argv, struct opts *o, const char *usage,
+		 const struct option *extra, const char *extra_short,
+		 void (*fn)(int c, const char *arg, void *ctx), void *ctx)
 {
-	static const struct option lopts[] = {
+	static const struct option common[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
 	};
+	struct option lopts[CMD_OPTS_MAX + ARRAY_SIZE(common) + 1];
+	char sopts[2 * CMD_OPTS_MAX + 8];
+	unsigned int n = 0;
 	int c;
+
+	memcpy(lopts, common, sizeof(common));
+	n = ARRAY_SIZE(common);
+	while (extra && extra[n - ARRAY_SIZE(common)].name) {
+		if (n >= ARRAY_SIZE(lopts) - 1)
+			abort();	/* a subcommand with too many options */
+		lopts[n] = extra[n - ARRAY_SIZE(common)];
+		n++;
+	}
+	memset(&lopts[n], 0, sizeof(lopts[n]));
+	/* ':' first: a missing value is told apart from an unknown option */
+	if ((size_t)snprintf(sopts, sizeof(sopts), ":jh%s", extra_short ? extra_short : "") >=
+	    sizeof(sopts))
+		abort();
 
 	/*
 	 * optind = 0 re-initialises getopt: the dispatcher's "+" (stop at the
@@ -23,7 +43,7 @@ int cmd_opts(int argc, char **argv, struct opts *o, const char *usage)
 	 */
 	optind = 0;
 	opterr = 0;	/* reported below, once */
-	while ((c = getopt_long(argc, argv, "jh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, sopts, lopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			o->json = true;
@@ -32,16 +52,25 @@ int cmd_opts(int argc, char **argv, struct opts *o, const char *usage)
 			printf("usage: pcopy [-j] %s%s%s\n", argv[0], *usage ? " " : "",
 			       usage);
 			exit(0);
-		default:
+		case ':':
+			usage_error("%s: option '%s' needs a value", argv[0], argv[optind - 1]);
+		case '?':
 			if (optopt >= '0' && optopt <= '9')
 				usage_error("%s: '-%c...' is not an option, and operands are never negative",
 					    argv[0], optopt);
-			if (optopt)
+			if (optopt > 0 && optopt < 256)
 				usage_error("%s: unknown option '-%c'", argv[0], optopt);
 			usage_error("%s: unknown option '%s'", argv[0], argv[optind - 1]);
+		default:
+			fn(c, optarg, ctx);
 		}
 	}
 	return optind;
+}
+
+int cmd_opts(int argc, char **argv, struct opts *o, const char *usage)
+{
+	return cmd_opts_ext(argc, argv, o, usage, NULL, NULL, NULL, NULL);
 }
 
 int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
@@ -73,4 +102,49 @@ uint32_t id_arg(const char *cmd, const char *what, const char *s)
 	if (ret)
 		usage_error("%s: %s %s is out of range (1 to %d)", cmd, what, s, INT_MAX);
 	return v;
+}
+
+int parse_seconds(const char *s, uint64_t max_ns, uint64_t *ns)
+{
+	uint64_t v = 0, scale = NSEC_PER_SEC;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > max_ns / NSEC_PER_SEC)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (v > max_ns / NSEC_PER_SEC)
+		return -ERANGE;
+	v *= NSEC_PER_SEC;
+	if (*p == '.') {
+		if (p[1] < '0' || p[1] > '9')
+			return -EINVAL;
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			scale /= 10;	/* digits past the ns are dropped */
+			v += (uint64_t)(*p - '0') * scale;
+		}
+	}
+	if (*p)
+		return -EINVAL;
+	if (!v || v > max_ns)
+		return -ERANGE;
+	*ns = v;
+	return 0;
+}
+
+uint64_t seconds_arg(const char *cmd, const char *what, const char *s, uint64_t max_s)
+{
+	uint64_t ns;
+	int ret;
+
+	ret = parse_seconds(s, max_s * NSEC_PER_SEC, &ns);
+	if (ret == -EINVAL)
+		usage_error("%s: %s '%s' is not a number of seconds", cmd, what, s);
+	if (ret)
+		usage_error("%s: %s %s is out of range (above 0, at most %" PRIu64 " s)",
+			    cmd, what, s, max_s);
+	return ns;
 }

@@ -29,6 +29,9 @@ static const struct {
 	{ "stats", cmd_stats, "PID", "a process's latencies, blocktimes, histograms" },
 	{ "reset", cmd_reset, "PID", "zero a process's statistics" },
 	{ "vcpu", cmd_vcpu, "PID TID VCPU|none", "declare which vCPU a thread runs" },
+	{ "watch", cmd_watch, "PID", "a live view of a process's faults and dirty pages" },
+	{ "record", cmd_record, "PID -o FILE", "record a process's faults and dirty pages to a file" },
+	{ "report", cmd_report, "FILE", "summarise a file written by 'pcopy record'" },
 };
 
 static void usage(FILE *f)

@@ -30,6 +30,8 @@ static const struct nla_policy stats_policy[PCOPY_STATS_A_MAX + 1] = {
 	[PCOPY_STATS_A_KNOWN_VCPUS]		= PNL_POLICY_U32,
 	[PCOPY_STATS_A_BLOCKTIME_NS]		= PNL_POLICY_U64,
 	[PCOPY_STATS_A_ELAPSED_NS]		= PNL_POLICY_U64,
+	[PCOPY_STATS_A_DIRTY_PAGES]		= PNL_POLICY_U64,
+	[PCOPY_STATS_A_DIRTY_RATE]		= PNL_POLICY_U64,
 };
 
 static const struct nla_policy vcpu_policy[PCOPY_VCPU_A_MAX + 1] = {
@@ -42,6 +44,8 @@ static const struct nla_policy vcpu_policy[PCOPY_VCPU_A_MAX + 1] = {
 	[PCOPY_VCPU_A_LATENCY_MAX_NS]	= PNL_POLICY_U64,
 	[PCOPY_VCPU_A_BLOCKTIME_NS]	= PNL_POLICY_U64,
 	[PCOPY_VCPU_A_OUTSTANDING]	= PNL_POLICY_U32,
+	[PCOPY_VCPU_A_DIRTY_PAGES]	= PNL_POLICY_U64,
+	[PCOPY_VCPU_A_DIRTY_RATE]	= PNL_POLICY_U64,
 };
 
 /* Attributes the ABI promises in every reply, by nesting level. */
@@ -65,6 +69,8 @@ static const struct required stats_required[] = {
 	REQUIRED(PCOPY_STATS_A_KNOWN_VCPUS),
 	REQUIRED(PCOPY_STATS_A_BLOCKTIME_NS),
 	REQUIRED(PCOPY_STATS_A_ELAPSED_NS),
+	REQUIRED(PCOPY_STATS_A_DIRTY_PAGES),
+	REQUIRED(PCOPY_STATS_A_DIRTY_RATE),
 };
 
 static const struct required vcpu_required[] = {
@@ -76,6 +82,8 @@ static const struct required vcpu_required[] = {
 	REQUIRED(PCOPY_VCPU_A_LATENCY_MAX_NS),
 	REQUIRED(PCOPY_VCPU_A_BLOCKTIME_NS),
 	REQUIRED(PCOPY_VCPU_A_OUTSTANDING),
+	REQUIRED(PCOPY_VCPU_A_DIRTY_PAGES),
+	REQUIRED(PCOPY_VCPU_A_DIRTY_RATE),
 };
 
 static const struct required session_required[] = {
@@ -190,6 +198,8 @@ static int parse_stats(struct nlattr *nest, struct session_stats *s, char *why,
 	s->known_vcpus = nla_get_u32(tb[PCOPY_STATS_A_KNOWN_VCPUS]);
 	s->blocktime_ns = nla_get_u64(tb[PCOPY_STATS_A_BLOCKTIME_NS]);
 	s->elapsed_ns = nla_get_u64(tb[PCOPY_STATS_A_ELAPSED_NS]);
+	s->dirty_pages = nla_get_u64(tb[PCOPY_STATS_A_DIRTY_PAGES]);
+	s->dirty_rate = nla_get_u64(tb[PCOPY_STATS_A_DIRTY_RATE]);
 	return 0;
 }
 
@@ -227,6 +237,8 @@ static int parse_vcpu(struct nlattr *nest, struct vcpu_stats *v, char *why,
 	v->latency_max_ns = nla_get_u64(tb[PCOPY_VCPU_A_LATENCY_MAX_NS]);
 	v->blocktime_ns = nla_get_u64(tb[PCOPY_VCPU_A_BLOCKTIME_NS]);
 	v->outstanding = nla_get_u32(tb[PCOPY_VCPU_A_OUTSTANDING]);
+	v->dirty_pages = nla_get_u64(tb[PCOPY_VCPU_A_DIRTY_PAGES]);
+	v->dirty_rate = nla_get_u64(tb[PCOPY_VCPU_A_DIRTY_RATE]);
 	return 0;
 }
 

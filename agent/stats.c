@@ -13,11 +13,8 @@
 #include <json-c/json.h>
 
 #include "agent.h"
+#include "jsonb.h"
 #include "stats.h"
-
-#define NSEC_PER_USEC	((uint64_t)1000)
-#define NSEC_PER_MSEC	((uint64_t)1000000)
-#define NSEC_PER_SEC	((uint64_t)1000000000)
 
 #define HIST_BAR_WIDTH	52	/* bpftrace's */
 #define QEMU_PER_LINE	10	/* QEMU prints 10 vCPU values per line */
@@ -61,6 +58,25 @@ const char *fmt_duration(char *buf, size_t len, uint64_t ns)
 		prec = 2;
 	}
 	snprintf(buf, len, "%.*f%s", prec, v, units[u].unit);
+	return buf;
+}
+
+const char *fmt_bytes(char *buf, size_t len, uint64_t bytes)
+{
+	static const char * const units[] = { "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)bytes;
+	unsigned int u = 0;
+
+	if (bytes < 1024) {
+		snprintf(buf, len, "%" PRIu64 " B", bytes);
+		return buf;
+	}
+	v /= 1024;
+	while (v >= 1023.995 && u + 1 < ARRAY_SIZE(units)) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, "%.2f %s", v, units[u]);
 	return buf;
 }
 
@@ -191,8 +207,9 @@ static void print_vcpu_table(FILE *f, const struct session_stats *s)
 		fprintf(f, "no vCPU known yet (pcopy learns them from KVM, or: pcopy vcpu PID TID VCPU)\n");
 		return;
 	}
-	fprintf(f, "%4s  %-8s %-8s %10s %8s %8s %8s %10s %6s\n", "vCPU", "TID",
-		"MAPPING", "FAULTS", "AVG", "MIN", "MAX", "BLOCKTIME", "OUTST");
+	fprintf(f, "%4s  %-8s %-8s %10s %8s %8s %8s %10s %6s %12s %9s\n", "vCPU",
+		"TID", "MAPPING", "FAULTS", "AVG", "MIN", "MAX", "BLOCKTIME", "OUTST",
+		"DIRTY", "DIRTY/s");
 	for (i = 0; i < s->nr_vcpus; i++) {
 		const struct vcpu_stats *v = &s->vcpus[i];
 
@@ -208,9 +225,10 @@ static void print_vcpu_table(FILE *f, const struct session_stats *s)
 		}
 		fmt_duration(bt, sizeof(bt), v->blocktime_ns);
 		fprintf(f, "%4" PRIu32 "  %-8" PRIu32 " %-8s %10" PRIu64
-			" %8s %8s %8s %10s %6" PRIu32 "\n",
+			" %8s %8s %8s %10s %6" PRIu32 " %12" PRIu64 " %9" PRIu64 "\n",
 			v->index, v->tid, v->is_explicit ? "explicit" : "learned",
-			v->faults, avg, min, max, bt, v->outstanding);
+			v->faults, avg, min, max, bt, v->outstanding, v->dirty_pages,
+			v->dirty_rate);
 	}
 }
 
@@ -239,6 +257,8 @@ void stats_print_text(FILE *f, const struct session_stats *s)
 		s->outstanding, s->outstanding_max);
 	fprintf(f, "Max latency: %s\n",
 		s->faults ? fmt_duration(max, sizeof(max), s->latency_max_ns) : "-");
+	fprintf(f, "Dirty pages: %" PRIu64 " (%" PRIu64 " pages/s over the last second)\n",
+		s->dirty_pages, s->dirty_rate);
 
 	fprintf(f, "\n");
 	print_vcpu_table(f, s);
@@ -278,46 +298,6 @@ void stats_print_list(FILE *f, const struct session_stats *v, unsigned int n)
 	}
 }
 
-/*
- * json-c returns NULL when out of memory; rather than test every call,
- * remember the first failure and drop the whole object at the end.
- */
-struct jb {
-	bool failed;
-};
-
-static void jadd(struct jb *b, struct json_object *o, const char *key,
-		 struct json_object *v)
-{
-	if (!o || !v || json_object_object_add(o, key, v)) {
-		json_object_put(v);
-		b->failed = true;
-	}
-}
-
-static void jpush(struct jb *b, struct json_object *a, struct json_object *v)
-{
-	if (!a || !v || json_object_array_add(a, v)) {
-		json_object_put(v);
-		b->failed = true;
-	}
-}
-
-static struct json_object *ju64(uint64_t v)
-{
-	return json_object_new_uint64(v);
-}
-
-static struct json_object *ju64_array(struct jb *b, const uint64_t *v, unsigned int n)
-{
-	struct json_object *a = json_object_new_array_ext((int)n);
-	unsigned int i;
-
-	for (i = 0; v && i < n; i++)	/* v is NULL for an empty vCPU list */
-		jpush(b, a, ju64(v[i]));
-	return a;
-}
-
 static struct json_object *vcpu_to_json(struct jb *b, const struct vcpu_stats *v)
 {
 	struct json_object *o = json_object_new_object();
@@ -332,6 +312,8 @@ static struct json_object *vcpu_to_json(struct jb *b, const struct vcpu_stats *v
 	jadd(b, o, "latency_max_ns", ju64(v->latency_max_ns));
 	jadd(b, o, "blocktime_ns", ju64(v->blocktime_ns));
 	jadd(b, o, "outstanding", ju64(v->outstanding));
+	jadd(b, o, "dirty_pages", ju64(v->dirty_pages));
+	jadd(b, o, "dirty_rate", ju64(v->dirty_rate));
 	return o;
 }
 
@@ -381,6 +363,8 @@ struct json_object *stats_to_json(const struct session_stats *s)
 	jadd(&b, o, "known_vcpus", ju64(s->known_vcpus));
 	jadd(&b, o, "blocktime_ns", ju64(s->blocktime_ns));
 	jadd(&b, o, "elapsed_ns", ju64(s->elapsed_ns));
+	jadd(&b, o, "dirty_pages", ju64(s->dirty_pages));
+	jadd(&b, o, "dirty_rate", ju64(s->dirty_rate));
 	for (i = 0; i < s->nr_vcpus; i++)
 		jpush(&b, vcpus, vcpu_to_json(&b, &s->vcpus[i]));
 	jadd(&b, o, "vcpus", vcpus);
@@ -388,9 +372,5 @@ struct json_object *stats_to_json(const struct session_stats *s)
 	jadd(&b, o, "hist_us", ju64_array(&b, s->hist_us, PCOPY_HIST_US_BUCKETS));
 	jadd(&b, o, "truncated", json_object_new_boolean(s->truncated));
 	jadd(&b, o, "qemu", qemu_to_json(&b, s));
-	if (b.failed) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	return jb_done(&b, o);
 }

@@ -26,6 +26,8 @@ struct vcpu_stats {
 	uint64_t latency_max_ns;
 	uint64_t blocktime_ns;
 	uint32_t outstanding;
+	uint64_t dirty_pages;		/* GFNs KVM pushed for this vCPU */
+	uint64_t dirty_rate;		/* pages/s over the last second */
 };
 
 /* One session: a PCOPY_CMD_SESSION_GET reply. */
@@ -44,6 +46,8 @@ struct session_stats {
 	uint32_t known_vcpus;
 	uint64_t blocktime_ns;
 	uint64_t elapsed_ns;
+	uint64_t dirty_pages;		/* GFNs KVM pushed, all vCPUs */
+	uint64_t dirty_rate;		/* pages/s over the last second */
 
 	struct vcpu_stats *vcpus;	/* nr_vcpus entries, ascending index */
 	unsigned int nr_vcpus;
@@ -60,6 +64,9 @@ uint64_t stats_avg(uint64_t sum, uint64_t n);
 
 /* @ns with three significant digits in ns, us, ms or s; returns @buf. */
 const char *fmt_duration(char *buf, size_t len, uint64_t ns);
+
+/* @bytes as "512 B", "1.50 KiB", "2.00 MiB", ...; returns @buf. */
+const char *fmt_bytes(char *buf, size_t len, uint64_t bytes);
 
 /*
  * A log2 histogram in bpftrace's hist() layout, from the first to the last

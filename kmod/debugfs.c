@@ -214,7 +214,8 @@ static int faults_show(struct seq_file *m, void *unused)
 {
 	struct pcopy_session *s = m->private;
 	struct pcopy_fault *f;
-	unsigned long tid, flags;
+	unsigned long flags;
+	unsigned int bkt;
 	u64 now;
 
 	seq_printf(m, "%8s %5s %18s %8s %14s\n", "tid", "vcpu", "address",
@@ -222,12 +223,12 @@ static int faults_show(struct seq_file *m, void *unused)
 	/* the fault hooks add and remove entries under s->lock */
 	spin_lock_irqsave(&s->lock, flags);
 	now = ktime_get_ns();
-	xa_for_each(&s->faults, tid, f) {
+	hash_for_each(s->faults, bkt, f, node) {
 		if (f->vcpu == PCOPY_VCPU_NONE)
-			seq_printf(m, "%8lu %5s %#18lx %8s %14llu\n", tid, "-",
+			seq_printf(m, "%8u %5s %#18lx %8s %14llu\n", f->tid, "-",
 				   f->addr, reason_name(f->reason), now - f->start);
 		else
-			seq_printf(m, "%8lu %5u %#18lx %8s %14llu\n", tid, f->vcpu,
+			seq_printf(m, "%8u %5u %#18lx %8s %14llu\n", f->tid, f->vcpu,
 				   f->addr, reason_name(f->reason), now - f->start);
 	}
 	spin_unlock_irqrestore(&s->lock, flags);

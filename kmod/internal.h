@@ -78,17 +78,18 @@ struct pcopy_stats {
 
 /*
  * One blocking fault in progress.  It lives in the kretprobe instance of the
- * faulting thread (uffd.c) and is indexed by thread in session->faults while
- * the thread is inside handle_userfault().
+ * faulting thread (uffd.c) and is linked, by thread, into session->faults
+ * while the thread is inside handle_userfault().  The node is embedded, so
+ * a fault costs no allocation.
  */
 struct pcopy_fault {
+	struct hlist_node node;		/* session->faults, under s->lock */
 	struct pcopy_session *s;	/* holds a reference */
 	unsigned long addr;
 	u64 start;
 	u32 tid;
 	u32 vcpu;			/* PCOPY_VCPU_NONE for non-vCPU */
 	u32 reason;			/* PCOPY_REASON_* */
-	bool tracked;			/* present in session->faults */
 };
 
 struct pcopy_session {
@@ -107,7 +108,7 @@ struct pcopy_session {
 	spinlock_t lock;
 	struct pcopy_stats st;
 	struct pcopy_vcpu_stats *vcpus;	/* PCOPY_MAX_VCPUS entries */
-	struct xarray faults;		/* global tid -> struct pcopy_fault */
+	DECLARE_HASHTABLE(faults, 6);	/* struct pcopy_fault by global tid */
 
 	/* global tid -> xa_mk_value(vcpu << 1 | explicit) */
 	struct xarray threads;

@@ -90,8 +90,13 @@ static void ring_publish_counters(struct pcopy_ring *r)
 	WRITE_ONCE(h->lost_records_pending, r->pend_records);
 	WRITE_ONCE(h->lost_gfns_pending, r->pend_gfns);
 	WRITE_ONCE(h->consumer_errors, r->consumer_errors);
-	WRITE_ONCE(h->flags, (r->eof ? PCOPY_RING_F_EOF : 0) |
-		   (r->cons_invalid ? PCOPY_RING_F_CONSUMER_INVALID : 0));
+	/*
+	 * Last, and a release: a consumer that sees EOF sees the final
+	 * producer_pos.  Pairs with __atomic_load_n(ACQUIRE) of flags in
+	 * agent/ring.c ring_eof().
+	 */
+	smp_store_release(&h->flags, (r->eof ? PCOPY_RING_F_EOF : 0) |
+			  (r->cons_invalid ? PCOPY_RING_F_CONSUMER_INVALID : 0));
 }
 
 /*

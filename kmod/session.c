@@ -79,7 +79,6 @@ static void session_free(struct pcopy_session *s)
 	list_del(&s->all_node);
 	spin_unlock(&all_sessions_lock);
 
-	xa_destroy(&s->faults);
 	xa_destroy(&s->threads);
 	kvfree(s->vcpus);
 	mmdrop(s->mm);
@@ -179,7 +178,7 @@ struct pcopy_session *pcopy_session_new(struct pid *pid,
 	mmgrab(mm);
 	s->mm = mm;
 	spin_lock_init(&s->lock);
-	xa_init(&s->faults);
+	hash_init(s->faults);
 	xa_init(&s->threads);
 	INIT_WORK(&s->exit_work, session_exit_work);
 	INIT_RCU_WORK(&s->free_rwork, session_free_work);

@@ -5,9 +5,8 @@
  * figure; this file is the definition in code.
  *
  * Everything here runs under session->lock, mostly from the fault hooks,
- * so it is O(1) per fault and never sleeps or allocates (the fault table is
- * an xarray whose nodes are allocated GFP_ATOMIC; when that fails the fault
- * is still counted, it is only missing from the debugfs fault table).
+ * so it is O(1) per fault and never sleeps or allocates: the table of
+ * faults in progress is a hashtable of nodes embedded in the faults.
  */
 #include <linux/log2.h>
 #include <linux/math64.h>
@@ -60,7 +59,7 @@ void pcopy_stats_fault_begin(struct pcopy_session *s, struct pcopy_fault *f)
 	unsigned long flags;
 
 	spin_lock_irqsave(&s->lock, flags);
-	f->tracked = !xa_is_err(xa_store(&s->faults, f->tid, f, GFP_ATOMIC));
+	hash_add(s->faults, &f->node, f->tid);
 	st->outstanding++;
 	st->outstanding_max = max(st->outstanding_max, st->outstanding);
 	if (f->vcpu != PCOPY_VCPU_NONE) {
@@ -84,8 +83,7 @@ void pcopy_stats_fault_end(struct pcopy_session *s, struct pcopy_fault *f,
 	unsigned long flags;
 
 	spin_lock_irqsave(&s->lock, flags);
-	if (f->tracked)
-		xa_erase(&s->faults, f->tid);
+	hash_del(&f->node);
 	st->outstanding--;
 	st->faults++;
 	st->interrupted += interrupted;

@@ -321,6 +321,8 @@ int parse_session(struct nlattr **tb, struct sess_stats *st)
 	st->known_vcpus = get32(s, PCOPY_STATS_A_KNOWN_VCPUS);
 	st->blocktime = get64(s, PCOPY_STATS_A_BLOCKTIME_NS);
 	st->elapsed = get64(s, PCOPY_STATS_A_ELAPSED_NS);
+	st->dirty = get64(s, PCOPY_STATS_A_DIRTY_PAGES);
+	st->dirty_rate = get64(s, PCOPY_STATS_A_DIRTY_RATE);
 	st->truncated = !!tb[PCOPY_A_TRUNCATED];
 	if (tb[PCOPY_A_VCPUS]) {
 		nla_for_each_nested(e, tb[PCOPY_A_VCPUS], rem) {
@@ -341,6 +343,8 @@ int parse_session(struct nlattr **tb, struct sess_stats *st)
 			vs->lat_max = get64(v, PCOPY_VCPU_A_LATENCY_MAX_NS);
 			vs->blocktime = get64(v, PCOPY_VCPU_A_BLOCKTIME_NS);
 			vs->outstanding = get32(v, PCOPY_VCPU_A_OUTSTANDING);
+			vs->dirty = get64(v, PCOPY_VCPU_A_DIRTY_PAGES);
+			vs->dirty_rate = get64(v, PCOPY_VCPU_A_DIRTY_RATE);
 		}
 	}
 	if (tb[PCOPY_A_HIST_NS] &&
@@ -734,6 +738,11 @@ void ring_drain(struct test_ring *r, struct ring_counts *c,
 			c->gfns += d->count;
 			break;
 		}
+		case PCOPY_REC_DIRTY_RESET:
+			if (h->len != sizeof(struct pcopy_rec_dirty_reset))
+				c->bad++;
+			c->resets++;
+			break;
 		case PCOPY_REC_LOST: {
 			const struct pcopy_rec_lost *l = (const void *)h;
 

@@ -63,6 +63,7 @@ struct vcpu_stat {
 	bool explicit_map;
 	uint64_t faults, lat_sum, lat_min, lat_max, blocktime;
 	uint32_t outstanding;
+	uint64_t dirty, dirty_rate;
 };
 
 struct sess_stats {
@@ -72,6 +73,7 @@ struct sess_stats {
 	uint64_t vcpu_faults, nonvcpu_faults, nonvcpu_lat_sum;
 	uint32_t known_vcpus;
 	uint64_t blocktime, elapsed;
+	uint64_t dirty, dirty_rate;
 	int nvcpus;
 	struct vcpu_stat vcpus[TEST_MAX_VCPUS];
 	uint64_t hist_ns[PCOPY_HIST_NS_BUCKETS], hist_us[PCOPY_HIST_US_BUCKETS];
@@ -142,7 +144,7 @@ void ring_close(struct test_ring *r);
 
 /* Counts of what a drain delivered. */
 struct ring_counts {
-	uint64_t begin, end, nowait_end, interrupted_end, dirty_recs, gfns;
+	uint64_t begin, end, nowait_end, interrupted_end, dirty_recs, gfns, resets;
 	uint64_t lost_records, lost_gfns;	/* sum of LOST records */
 	uint64_t pads, bad;
 };

@@ -117,8 +117,9 @@
  *   prod = mmap(NULL, page + data_size, PROT_READ, MAP_SHARED, fd,
  *               PCOPY_RING_OFF_PRODUCER);
  *   poll(fd) / epoll: POLLIN once at least bind.watermark bytes are
- *   unread (or the ring ended); POLLHUP after the session ended and the
- *   ring is drained; POLLERR while the consumer position is invalid.
+ *   unread, or any byte is unread after the session ended; POLLHUP once
+ *   the session ended (drain until consumer_pos == producer_pos);
+ *   POLLERR while the consumer position is invalid.
  *
  * Mappings: the consumer page (offset PCOPY_RING_OFF_CONSUMER, exactly one
  * page, read-write, MAP_SHARED) holds struct pcopy_ring_consumer, the only
@@ -152,7 +153,9 @@
  *   produced = delivered + sum(LOST records) + pending.
  *
  * When the session ends, pending dirty batches and drops are flushed and
- * PCOPY_RING_F_EOF is set; the mapping stays valid until unmapped.
+ * PCOPY_RING_F_EOF is set with a store-release after the final
+ * producer_pos (a consumer that load-acquires flags and sees EOF then sees
+ * every record); the mapping stays valid until unmapped.
  *
  * ioctls: PCOPY_IOC_BIND (EINVAL: not tracked, bad size or watermark,
  * reserved bits set; EBUSY: fd already bound or the session already has a
@@ -165,7 +168,9 @@
  * delivered as (vCPU, memslot, offset) in PCOPY_REC_DIRTY records, batched
  * per vCPU: a batch is emitted when full, when that vCPU next enters the
  * guest, on PCOPY_IOC_FLUSH and when the session ends.  "slot" is KVM's
- * (address space << 16 | slot id); "vcpu" is the vCPU id, as elsewhere;
+ * (address space << 16 | slot id); "vcpu" is KVM's vcpu_id, as elsewhere
+ * (records carry any id; per-vCPU statistics cover ids below
+ * PCOPY_MAX_VCPUS only);
  * "seq" is the entry's index in that vCPU's KVM dirty ring (free-running
  * u32, KVM's dirty_index of the push).
  *
@@ -345,7 +350,7 @@ struct pcopy_ring_header {
 	__u64 flags;		/* enum pcopy_ring_flags */
 	__u64 watermark;
 	__u64 records;		/* records written, LOST and PAD excluded */
-	__u64 lost_records;	/* fault records dropped, total */
+	__u64 lost_records;	/* non-dirty records dropped, total */
 	__u64 lost_gfns;	/* dirty GFNs dropped, total */
 	__u64 lost_records_pending;	/* not yet reported by a LOST record */
 	__u64 lost_gfns_pending;
@@ -359,6 +364,8 @@ enum pcopy_rec_type {
 	PCOPY_REC_DIRTY,	/* struct pcopy_rec_dirty */
 	PCOPY_REC_LOST,		/* struct pcopy_rec_lost */
 	PCOPY_REC_DIRTY_RESET,	/* struct pcopy_rec_dirty_reset */
+	/* 0xffff is reserved: the agent's record files use it (trailer) */
+	PCOPY_REC_RESERVED_FILE	= 0xffff,
 };
 
 struct pcopy_rec_hdr {
@@ -412,7 +419,8 @@ struct pcopy_rec_dirty {
 
 struct pcopy_rec_lost {
 	struct pcopy_rec_hdr hdr;
-	__u64 records;		/* fault records dropped since the last LOST */
+	__u64 records;		/* other records (fault, reset) dropped since
+				 * the last LOST */
 	__u64 gfns;		/* dirty GFNs dropped since the last LOST */
 };
 
