@@ -36,6 +36,7 @@
 struct dirty_batch {
 	u32 vcpu;
 	u32 count;
+	u64 first_ns;			/* coarse time of the first GFN */
 	struct pcopy_dirty_gfn gfns[DIRTY_BATCH_GFNS];
 };
 
@@ -250,7 +251,8 @@ static void batch_flush(struct pcopy_ring *r, struct dirty_batch *b)
 	out.rec.hdr = (struct pcopy_rec_hdr){ .len = len, .type = PCOPY_REC_DIRTY };
 	out.rec.vcpu = b->vcpu;
 	out.rec.count = b->count;
-	out.rec.time_ns = ktime_get_ns();
+	/* per batch, and coarse: see pcopy_stats_dirty() */
+	out.rec.time_ns = ktime_get_coarse_ns();
 	memcpy(out.gfns, b->gfns, b->count * sizeof(out.gfns[0]));
 	ring_write(r, &out, len, 0, b->count);
 	b->count = 0;
@@ -271,6 +273,8 @@ void pcopy_ring_dirty(struct pcopy_session *s, u32 vcpu, u32 slot, u64 offset,
 	if (b->count && b->vcpu != vcpu)
 		batch_flush(r, b);
 	b->vcpu = vcpu;
+	if (!b->count)
+		b->first_ns = ktime_get_coarse_ns();
 	b->gfns[b->count].slot = slot;
 	b->gfns[b->count].seq = seq;
 	b->gfns[b->count].offset = offset;
@@ -298,7 +302,7 @@ void pcopy_ring_dirty_reset(struct pcopy_session *s, u32 vcpu, u32 reset_index)
 	if (!r || !(r->flags & PCOPY_RING_BIND_DIRTY))
 		return;
 	b = &r->batch[vcpu % DIRTY_BATCHES];
-	rec.time_ns = ktime_get_ns();
+	rec.time_ns = ktime_get_coarse_ns();
 	spin_lock_irqsave(&r->lock, irqf);
 	if (b->count && b->vcpu == vcpu)
 		batch_flush(r, b);
@@ -307,7 +311,13 @@ void pcopy_ring_dirty_reset(struct pcopy_session *s, u32 vcpu, u32 reset_index)
 	spin_unlock_irqrestore(&r->lock, irqf);
 }
 
-/* vCPU @vcpu is about to enter the guest: emit its batch.  RCU held. */
+/*
+ * vCPU @vcpu is about to enter the guest: emit its batch if it is a tick
+ * old.  Where every dirtied page costs an exit (no PML: nested, or shadow
+ * paging), flushing at every entry would make each GFN its own record;
+ * waiting a tick lets batches fill while bounding how late a GFN is.
+ * RCU held.
+ */
 void pcopy_ring_vcpu_entry(struct pcopy_session *s, u32 vcpu)
 {
 	struct pcopy_ring *r = rcu_dereference(s->ring);
@@ -317,8 +327,9 @@ void pcopy_ring_vcpu_entry(struct pcopy_session *s, u32 vcpu)
 	if (!r)
 		return;
 	b = &r->batch[vcpu % DIRTY_BATCHES];
-	/* racy peek: the common case is an empty batch */
-	if (!READ_ONCE(b->count) || READ_ONCE(b->vcpu) != vcpu)
+	/* racy peek: the common case is an empty or young batch */
+	if (!READ_ONCE(b->count) || READ_ONCE(b->vcpu) != vcpu ||
+	    ktime_get_coarse_ns() - READ_ONCE(b->first_ns) < TICK_NSEC)
 		return;
 	spin_lock_irqsave(&r->lock, irqf);
 	if (b->count && b->vcpu == vcpu)

@@ -234,11 +234,16 @@ static void rate_tick(u64 *win_start, u64 *win_count, u64 *rate, u64 now)
 	(*win_count)++;
 }
 
-/* One GFN pushed to a vCPU's dirty ring (interrupts may be off). */
+/*
+ * One GFN pushed to a vCPU's dirty ring (interrupts may be off).  This runs
+ * once per dirtied page, so it reads the coarse clock (the last tick): rate
+ * windows need no better, and a precise clock read can cost more than the
+ * rest of the hook (an emulated HPET, say).
+ */
 void pcopy_stats_dirty(struct pcopy_session *s, u32 vcpu)
 {
 	struct pcopy_stats *st = &s->st;
-	u64 now = ktime_get_ns();
+	u64 now = ktime_get_coarse_ns();
 	unsigned long flags;
 
 	spin_lock_irqsave(&s->lock, flags);

@@ -166,8 +166,9 @@
  * For a tracked VMM that uses KVM's dirty ring, every GFN KVM pushes to a
  * vCPU's dirty ring (tracepoint kvm_dirty_ring_push) is counted per vCPU and
  * delivered as (vCPU, memslot, offset) in PCOPY_REC_DIRTY records, batched
- * per vCPU: a batch is emitted when full, when that vCPU next enters the
- * guest, on PCOPY_IOC_FLUSH and when the session ends.  "slot" is KVM's
+ * per vCPU: a batch is emitted when full, when that vCPU enters the guest
+ * at least a scheduler tick after the batch's first GFN, before a
+ * DIRTY_RESET of that vCPU, on PCOPY_IOC_FLUSH and when the session ends.  "slot" is KVM's
  * (address space << 16 | slot id); "vcpu" is KVM's vcpu_id, as elsewhere
  * (records carry any id; per-vCPU statistics cover ids below
  * PCOPY_MAX_VCPUS only);
@@ -406,14 +407,15 @@ struct pcopy_rec_dirty_reset {
 	struct pcopy_rec_hdr hdr;
 	__u32 vcpu;
 	__u32 reset_index;	/* pushes with seq before this are reset */
-	__u64 time_ns;
+	__u64 time_ns;		/* CLOCK_MONOTONIC, tick resolution */
 };
 
 struct pcopy_rec_dirty {
 	struct pcopy_rec_hdr hdr;
 	__u32 vcpu;
 	__u32 count;
-	__u64 time_ns;		/* when the batch was emitted */
+	__u64 time_ns;		/* when the batch was emitted (CLOCK_MONOTONIC,
+				 * tick resolution) */
 	struct pcopy_dirty_gfn gfns[];
 };
 
