@@ -6,7 +6,10 @@
  *
  * Everything here runs under session->lock, mostly from the fault hooks,
  * so it is O(1) per fault and never sleeps or allocates: the table of
- * faults in progress is a hashtable of nodes embedded in the faults.
+ * faults in progress is a hashtable of nodes embedded in the faults.  The
+ * lock is only ever taken in task context (sometimes with interrupts
+ * already off, in the KVM tracepoints), never by an interrupt handler, so
+ * it is a plain spinlock: no interrupt flag juggling on the fault path.
  */
 #include <linux/log2.h>
 #include <linux/math64.h>
@@ -41,11 +44,10 @@ void pcopy_stats_init(struct pcopy_session *s)
 
 void pcopy_stats_nowait(struct pcopy_session *s)
 {
-	unsigned long flags;
 
-	spin_lock_irqsave(&s->lock, flags);
+	spin_lock(&s->lock);
 	s->st.nowait++;
-	spin_unlock_irqrestore(&s->lock, flags);
+	spin_unlock(&s->lock);
 }
 
 static bool all_blocked(const struct pcopy_stats *st)
@@ -56,9 +58,8 @@ static bool all_blocked(const struct pcopy_stats *st)
 void pcopy_stats_fault_begin(struct pcopy_session *s, struct pcopy_fault *f)
 {
 	struct pcopy_stats *st = &s->st;
-	unsigned long flags;
 
-	spin_lock_irqsave(&s->lock, flags);
+	spin_lock(&s->lock);
 	hash_add(s->faults, &f->node, f->tid);
 	st->outstanding++;
 	st->outstanding_max = max(st->outstanding_max, st->outstanding);
@@ -72,7 +73,7 @@ void pcopy_stats_fault_begin(struct pcopy_session *s, struct pcopy_fault *f)
 				st->all_blocked_since = f->start;
 		}
 	}
-	spin_unlock_irqrestore(&s->lock, flags);
+	spin_unlock(&s->lock);
 }
 
 void pcopy_stats_fault_end(struct pcopy_session *s, struct pcopy_fault *f,
@@ -80,9 +81,8 @@ void pcopy_stats_fault_end(struct pcopy_session *s, struct pcopy_fault *f,
 {
 	struct pcopy_stats *st = &s->st;
 	u64 lat = now - f->start;
-	unsigned long flags;
 
-	spin_lock_irqsave(&s->lock, flags);
+	spin_lock(&s->lock);
 	hash_del(&f->node);
 	st->outstanding--;
 	st->faults++;
@@ -111,7 +111,7 @@ void pcopy_stats_fault_end(struct pcopy_session *s, struct pcopy_fault *f,
 		st->nonvcpu_faults++;
 		st->nonvcpu_lat_sum += lat;
 	}
-	spin_unlock_irqrestore(&s->lock, flags);
+	spin_unlock(&s->lock);
 }
 
 void pcopy_stats_vcpu_known(struct pcopy_session *s, u32 vcpu, u32 tid,
@@ -119,9 +119,8 @@ void pcopy_stats_vcpu_known(struct pcopy_session *s, u32 vcpu, u32 tid,
 {
 	struct pcopy_stats *st = &s->st;
 	struct pcopy_vcpu_stats *v = &s->vcpus[vcpu];
-	unsigned long flags;
 
-	spin_lock_irqsave(&s->lock, flags);
+	spin_lock(&s->lock);
 	v->tid = tid;
 	v->explicit = explicit;
 	if (!v->known) {
@@ -132,7 +131,7 @@ void pcopy_stats_vcpu_known(struct pcopy_session *s, u32 vcpu, u32 tid,
 		v->known = true;
 		st->known_vcpus++;
 	}
-	spin_unlock_irqrestore(&s->lock, flags);
+	spin_unlock(&s->lock);
 }
 
 /*
@@ -143,10 +142,9 @@ void pcopy_stats_vcpu_known(struct pcopy_session *s, u32 vcpu, u32 tid,
 void pcopy_stats_reset(struct pcopy_session *s)
 {
 	struct pcopy_stats *st = &s->st;
-	unsigned long flags;
 	unsigned int i;
 
-	spin_lock_irqsave(&s->lock, flags);
+	spin_lock(&s->lock);
 	st->faults = 0;
 	st->nowait = 0;
 	st->interrupted = 0;
@@ -177,22 +175,21 @@ void pcopy_stats_reset(struct pcopy_session *s)
 		v->dirty_win_count = 0;
 		v->dirty_rate = 0;
 	}
-	spin_unlock_irqrestore(&s->lock, flags);
+	spin_unlock(&s->lock);
 }
 
 /* Copy the figures, with blocktime intervals still open counted up to now. */
 void pcopy_stats_snapshot(struct pcopy_session *s, struct pcopy_snapshot *snap)
 {
 	struct pcopy_stats *st = &snap->st;
-	unsigned long flags;
 	unsigned int i;
 
 	snap->tgid = s->tgid;
-	spin_lock_irqsave(&s->lock, flags);
+	spin_lock(&s->lock);
 	snap->now = ktime_get_ns();
 	*st = s->st;
 	memcpy(snap->vcpus, s->vcpus, sizeof(snap->vcpus));
-	spin_unlock_irqrestore(&s->lock, flags);
+	spin_unlock(&s->lock);
 
 	if (all_blocked(st))
 		st->blocktime += snap->now - max(st->all_blocked_since, st->start);
@@ -244,9 +241,8 @@ void pcopy_stats_dirty(struct pcopy_session *s, u32 vcpu)
 {
 	struct pcopy_stats *st = &s->st;
 	u64 now = ktime_get_coarse_ns();
-	unsigned long flags;
 
-	spin_lock_irqsave(&s->lock, flags);
+	spin_lock(&s->lock);
 	st->dirty++;
 	rate_tick(&st->dirty_win_start, &st->dirty_win_count, &st->dirty_rate, now);
 	if (vcpu < PCOPY_MAX_VCPUS) {
@@ -256,5 +252,5 @@ void pcopy_stats_dirty(struct pcopy_session *s, u32 vcpu)
 		rate_tick(&v->dirty_win_start, &v->dirty_win_count,
 			  &v->dirty_rate, now);
 	}
-	spin_unlock_irqrestore(&s->lock, flags);
+	spin_unlock(&s->lock);
 }
