@@ -34,6 +34,28 @@ if [ -z "$T" ]; then
 	fi
 fi
 
+# Host-side tests: what needs no pcopy.ko runs on the build machine too.
+host_test() {	# NAME LOG COMMAND...
+	local name=$1 log=$2
+	shift 2
+	if "$@" > "$log" 2>&1; then
+		echo "PASS host: $name" >> "$host"
+	else
+		echo "FAIL host: $name (log: $log)" >> "$host"
+		tail -n 30 "$log"
+	fi
+}
+
+if [ -z "$T" ] || [[ " $T " == *" host "* ]]; then
+	step "host tests"
+	if [ -c /dev/kvm ]; then
+		host_test "minivm smoke test (tools/minivm/smoke.sh)" \
+			"$build/host-minivm-smoke.log" "$src/tools/minivm/smoke.sh"
+	else
+		echo "SKIP host: minivm smoke test (no /dev/kvm on this machine)" >> "$host"
+	fi
+fi
+
 step "VM: selftests${T:+ matching '$T'}"
 BUILD=$build KVER=$KVER "$src/tools/vmtest/vm.sh" check $T
 
