@@ -67,5 +67,7 @@ int cmd_stats(int argc, char **argv, const struct opts *o);
 int cmd_watch(int argc, char **argv, const struct opts *o);
 int cmd_record(int argc, char **argv, const struct opts *o);
 int cmd_report(int argc, char **argv, const struct opts *o);
+int cmd_send(int argc, char **argv, const struct opts *o);
+int cmd_recv(int argc, char **argv, const struct opts *o);
 
 #endif

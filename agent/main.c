@@ -32,6 +32,8 @@ static const struct {
 	{ "watch", cmd_watch, "PID", "a live view of a process's faults and dirty pages" },
 	{ "record", cmd_record, "PID -o FILE", "record a process's faults and dirty pages to a file" },
 	{ "report", cmd_report, "FILE", "summarise a file written by 'pcopy record'" },
+	{ "send", cmd_send, "--to HOST:PORT", "migrate a VM (or a memory file) to 'pcopy recv'" },
+	{ "recv", cmd_recv, "--listen ADDR:PORT", "receive a migration into a VMM's userfaultfd" },
 };
 
 static void usage(FILE *f)

@@ -51,8 +51,15 @@ if [ -z "$T" ] || [[ " $T " == *" host "* ]]; then
 	if [ -c /dev/kvm ]; then
 		host_test "minivm smoke test (tools/minivm/smoke.sh)" \
 			"$build/host-minivm-smoke.log" "$src/tools/minivm/smoke.sh"
+		# no pcopy.ko here: the migration must still work, postcopy-only
+		host_test "live migration without pcopy.ko (tools/migrate-e2e.sh)" \
+			"$build/host-migrate-e2e.log" sh "$src/tools/migrate-e2e.sh"
+		host_test "live migration from a memory file (FROM=file)" \
+			"$build/host-migrate-file.log" env FROM=file sh "$src/tools/migrate-e2e.sh"
+		host_test "pcopy recv against hostile input (selftests/migrate_neg_test)" \
+			"$build/host-migrate-neg.log" env PCOPY_SRC="$src" "$src/selftests/migrate_neg_test"
 	else
-		echo "SKIP host: minivm smoke test (no /dev/kvm on this machine)" >> "$host"
+		echo "SKIP host: minivm smoke test and live migration (no /dev/kvm on this machine)" >> "$host"
 	fi
 fi
 

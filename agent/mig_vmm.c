@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The VMM control-socket client (mig_vmm.h). */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "mig_util.h"
+#include "mig_vmm.h"
+
+/* PAUSE may take the VMM up to 10 s to refuse; wait a little longer. */
+#define VMM_TIMEOUT_MS	15000
+
+static void vmm_err(struct mig_vmm *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void vmm_err(struct mig_vmm *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(v->err, sizeof(v->err), fmt, ap);
+	va_end(ap);
+	if (!v->quiet)
+		fprintf(stderr, "pcopy: %s: %s\n", v->who, v->err);
+}
+
+static const char *cmd_name(uint16_t cmd)
+{
+	switch (cmd) {
+	case MVM_CMD_STATUS: return "STATUS";
+	case MVM_CMD_PAUSE: return "PAUSE";
+	case MVM_CMD_RESUME: return "RESUME";
+	case MVM_CMD_LAYOUT: return "LAYOUT";
+	case MVM_CMD_GET_MEMFD: return "GET_MEMFD";
+	case MVM_CMD_EXPORT: return "EXPORT";
+	case MVM_CMD_IMPORT: return "IMPORT";
+	case MVM_CMD_STOP: return "STOP";
+	case MVM_CMD_QUIT: return "QUIT";
+	}
+	return "?";
+}
+
+int vmm_open(struct mig_vmm *v, const char *path, const char *who)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ucred cred = { 0 };
+	socklen_t cl = sizeof(cred);
+	int ret;
+
+	v->fd = -1;
+	v->path = path;
+	v->who = who;
+	v->quiet = false;
+	v->err[0] = '\0';
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "pcopy: %s: VMM control socket path too long: %s\n", who, path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	v->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (v->fd < 0 || connect(v->fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		ret = -errno;
+		fprintf(stderr, "pcopy: %s: cannot connect to the VMM control socket %s: %s\n",
+			who, path, strerror(errno));
+		goto err;
+	}
+	ret = getsockopt(v->fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) ? -errno : 0;
+	if (!ret && cred.pid <= 0)
+		ret = -ESRCH;
+	if (ret) {
+		fprintf(stderr, "pcopy: %s: %s: cannot learn the VMM's pid (SO_PEERCRED): %s\n",
+			who, path, strerror(-ret));
+		goto err;
+	}
+	v->pid = cred.pid;
+	return 0;
+err:
+	if (v->fd >= 0)
+		close(v->fd);
+	v->fd = -1;
+	return ret;
+}
+
+void vmm_close(struct mig_vmm *v)
+{
+	if (v->fd >= 0)
+		close(v->fd);
+	v->fd = -1;
+}
+
+/*
+ * One request, one reply.  The reply payload (if any) goes to *@reply
+ * (malloc()ed, *@rlen bytes); a descriptor passed with it to *@fd (or is
+ * closed when @fd is NULL).
+ */
+static int request(struct mig_vmm *v, uint16_t cmd, const void *payload, size_t len,
+		   void **reply, size_t *rlen, int *fd)
+{
+	struct mvm_ctl_hdr h = {
+		.magic = MVM_CTL_MAGIC,
+		.version = MVM_CTL_VERSION,
+		.cmd = cmd,
+		.len = (uint32_t)len,
+	};
+	char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+	struct iovec iov[2] = {
+		{ .iov_base = &h, .iov_len = sizeof(h) },
+		{ .iov_base = (void *)payload, .iov_len = len },
+	};
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+	struct pollfd pfd = { .fd = v->fd, .events = POLLIN };
+	struct cmsghdr *cm;
+	unsigned char *buf;
+	int got_fd = -1, ret, pr;
+	ssize_t n;
+
+	if (fd)
+		*fd = -1;
+	if (reply)
+		*reply = NULL;
+	if (len > MVM_CTL_MAX_MSG - sizeof(h)) {
+		vmm_err(v, "VMM %s: a %zu-byte payload exceeds the control protocol's limit", cmd_name(cmd), len);
+		return -EMSGSIZE;
+	}
+	do {
+		n = sendmsg(v->fd, &msg, MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		ret = -errno;
+		vmm_err(v, "VMM %s: sending to %s: %s", cmd_name(cmd), v->path, strerror(errno));
+		return ret;
+	}
+
+	do {
+		pr = poll(&pfd, 1, VMM_TIMEOUT_MS);
+	} while (pr < 0 && errno == EINTR);
+	if (pr <= 0) {
+		vmm_err(v, "VMM %s: no reply from %s within %d s", cmd_name(cmd), v->path, VMM_TIMEOUT_MS / 1000);
+		return -ETIMEDOUT;
+	}
+	buf = malloc(MVM_CTL_MAX_MSG);
+	if (!buf)
+		return -ENOMEM;
+	iov[0].iov_base = buf;
+	iov[0].iov_len = MVM_CTL_MAX_MSG;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf;
+	msg.msg_controllen = sizeof(cbuf);
+	do {
+		n = recvmsg(v->fd, &msg, MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	for (cm = CMSG_FIRSTHDR(&msg); n >= 0 && cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			size_t i, nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			for (i = 0; i < nfd; i++) {
+				int f;
+
+				memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(f));
+				if (got_fd < 0)
+					got_fd = f;
+				else
+					close(f);
+			}
+		}
+	}
+	if (n < 0) {
+		ret = -errno;
+		vmm_err(v, "VMM %s: reading the reply: %s", cmd_name(cmd), strerror(errno));
+		goto out;
+	}
+	if (!n) {
+		ret = -EPIPE;
+		vmm_err(v, "VMM %s: the VMM closed its control socket (exited?)", cmd_name(cmd));
+		goto out;
+	}
+	memcpy(&h, buf, (size_t)n < sizeof(h) ? (size_t)n : sizeof(h));
+	if ((size_t)n < sizeof(h) || h.magic != MVM_CTL_MAGIC || h.version != MVM_CTL_VERSION ||
+	    h.cmd != cmd || h.len != (size_t)n - sizeof(h) || (msg.msg_flags & MSG_TRUNC)) {
+		ret = -EPROTO;
+		vmm_err(v, "VMM %s: malformed reply from %s", cmd_name(cmd), v->path);
+		goto out;
+	}
+	if (h.status < 0) {
+		ret = h.status;
+		buf[n - 1] = '\0';
+		vmm_err(v, "VMM %s failed: %s (%s)", cmd_name(cmd),
+			h.len ? (char *)buf + sizeof(h) : "no message", strerror(-ret));
+		goto out;
+	}
+	if (reply) {
+		*reply = malloc(h.len ? h.len : 1);
+		if (!*reply) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		memcpy(*reply, buf + sizeof(h), h.len);
+		*rlen = h.len;
+	}
+	if (fd) {
+		*fd = got_fd;
+		got_fd = -1;
+	}
+	ret = 0;
+out:
+	if (got_fd >= 0)
+		close(got_fd);
+	free(buf);
+	return ret;
+}
+
+static int fixed_reply(struct mig_vmm *v, uint16_t cmd, void *out, size_t size, int *fd)
+{
+	size_t len;
+	void *r;
+	int ret;
+
+	ret = request(v, cmd, NULL, 0, &r, &len, fd);
+	if (ret)
+		return ret;
+	if (len != size) {
+		vmm_err(v, "VMM %s: a %zu-byte reply, expected %zu", cmd_name(cmd), len, size);
+		free(r);
+		if (fd && *fd >= 0)
+			close(*fd);
+		return -EPROTO;
+	}
+	memcpy(out, r, size);
+	free(r);
+	return 0;
+}
+
+int vmm_layout(struct mig_vmm *v, struct mvm_ctl_layout *l)
+{
+	return fixed_reply(v, MVM_CMD_LAYOUT, l, sizeof(*l), NULL);
+}
+
+int vmm_memfd(struct mig_vmm *v, int *fd, struct mvm_ctl_memfd *m)
+{
+	int ret = fixed_reply(v, MVM_CMD_GET_MEMFD, m, sizeof(*m), fd);
+
+	if (!ret && *fd < 0) {
+		vmm_err(v, "VMM GET_MEMFD: the reply carries no descriptor");
+		return -EPROTO;
+	}
+	return ret;
+}
+
+int vmm_pause(struct mig_vmm *v)
+{
+	return request(v, MVM_CMD_PAUSE, NULL, 0, NULL, NULL, NULL);
+}
+
+int vmm_resume(struct mig_vmm *v)
+{
+	return request(v, MVM_CMD_RESUME, NULL, 0, NULL, NULL, NULL);
+}
+
+int vmm_export(struct mig_vmm *v, void **img, size_t *len)
+{
+	return request(v, MVM_CMD_EXPORT, NULL, 0, img, len, NULL);
+}
+
+int vmm_import(struct mig_vmm *v, const void *img, size_t len)
+{
+	return request(v, MVM_CMD_IMPORT, img, len, NULL, NULL, NULL);
+}

@@ -1,0 +1,334 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# End-to-end live migration of a minivm between two network namespaces
+# joined by a veth pair, with pcopy send / pcopy recv
+# (Documentation/migration.rst).
+#
+#   source netns:       minivm (running, --dirty-ring) <- pcopy send
+#   destination netns:  pcopy recv -> minivm --incoming (UFFD handoff)
+#
+# With pcopy.ko loaded (the test VM) the migration has precopy rounds;
+# without it (the build host) it runs postcopy-only, and says so.
+# FROM=file migrates a paused source's memory file and state image instead
+# (pcopy send --mem-file --state-file, as for a Firecracker snapshot).
+#
+# Checks, one PASS/FAIL line each; exit 0 only if all pass:
+#   - pcopy send and pcopy recv exit 0, in the expected mode;
+#   - the source was migrated while its workload was running;
+#   - the destination's received memory (--mem-out) equals the source's
+#     paused memory (ctltest memfd-dump), byte for byte;
+#   - every page was placed exactly once (and none found present);
+#   - no page changed without a dirty record (late-detected == 0);
+#   - the destination guest finishes with the checksums of an unmigrated
+#     reference run with the same options, and the device blob arrived.
+#
+# Environment (defaults in brackets):
+#   MEM [16] VCPUS [2] WORKLOAD [random] (hot: HOT [16] pages rewritten over
+#   and over) COUNT [6000 page writes per vCPU] RATE [1500 pages/s per
+#   vCPU] RING [1024 dirty-ring entries] REAP_MS [10: the source's dirty-ring
+#   reap period; longer leaves pages writable without a new push longer]
+#   RUN_S [1: seconds the source
+#   runs before the migration starts] CHANNELS [4] PORT [7100 + random]
+#   NETEM_DELAY (e.g. 5ms) NETEM_RATE (e.g. 200mbit): tc netem on the veth
+#   SEND_OPTS, RECV_OPTS: extra options; TIMEOUT [300 s for the destination]
+#   FROM [vmm]: vmm (a live source) or file (its paused memory and state)
+#   KEEP=1: keep the work directory; OUT=DIR: copy the JSON and logs there.
+#   DEMO=1: stream pcopy send's progress and summary live (make demo).
+set -u
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+PCOPY=$src/agent/pcopy
+MINIVM=$src/tools/minivm/minivm
+CTL=$src/tools/minivm/ctltest
+
+MEM=${MEM:-16}
+VCPUS=${VCPUS:-2}
+WORKLOAD=${WORKLOAD:-random}
+HOT=${HOT:-16}
+COUNT=${COUNT:-6000}
+RATE=${RATE:-1500}
+RING=${RING:-1024}
+REAP_MS=${REAP_MS:-10}
+RUN_S=${RUN_S:-1}
+CHANNELS=${CHANNELS:-4}
+TIMEOUT=${TIMEOUT:-300}
+SEND_OPTS=${SEND_OPTS:-}
+RECV_OPTS=${RECV_OPTS:-}
+FROM=${FROM:-vmm}
+
+# unique per run: namespaces and links of concurrent runs must not collide
+id=$(printf '%x%s' $$ "$(od -An -N2 -tx2 /dev/urandom | tr -d ' ')")
+PORT=${PORT:-$((7100 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 800))}
+NS_S=pcm-s-$id
+NS_D=pcm-d-$id
+VETH_S=pms$id
+VETH_D=pmd$id
+IP_S=10.213.0.1
+IP_D=10.213.0.2
+
+fails=0
+pids=
+T=
+
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+die() { echo "FAIL: $*"; exit 1; }
+j() { "$CTL" json "$1" "$2" 2>/dev/null; }
+
+cleanup() {
+	for p in $pids; do
+		kill "$p" 2>/dev/null
+	done
+	sleep 0.2
+	for p in $pids; do
+		kill -9 "$p" 2>/dev/null
+	done
+	ip netns del "$NS_S" 2>/dev/null
+	ip netns del "$NS_D" 2>/dev/null
+	if [ -n "$T" ] && [ -n "${OUT:-}" ]; then
+		mkdir -p "$OUT" && cp "$T"/*.json "$T"/*.log "$OUT"/ 2>/dev/null
+	fi
+	if [ -n "$T" ]; then
+		if [ "${KEEP:-0}" = 1 ] || [ "$fails" != 0 ]; then
+			echo "migrate-e2e: files kept in $T"
+		else
+			rm -rf "$T"
+		fi
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_sock() {
+	i=0
+	while [ ! -S "$1" ]; do
+		i=$((i + 1))
+		[ $i -gt 300 ] && return 1
+		sleep 0.05
+	done
+}
+
+[ "$(id -u)" = 0 ] || die "needs root (namespaces, /dev/kvm)"
+[ -c /dev/kvm ] || die "no /dev/kvm"
+for b in "$PCOPY" "$MINIVM" "$CTL"; do
+	[ -x "$b" ] || die "$b is missing: build first (make agent tools)"
+done
+command -v ip >/dev/null || die "ip (iproute2) is missing"
+
+[ -d /sys/module/pcopy ] && module=1 || module=0
+case "$FROM:$module:$SEND_OPTS" in
+file:*)
+	expect=file
+	echo "migrate-e2e: from a memory file: expecting postcopy-only" ;;
+*--postcopy-only*)
+	expect=postcopy
+	echo "migrate-e2e: --postcopy-only: expecting postcopy-only" ;;
+vmm:1:*)
+	expect=precopy
+	echo "migrate-e2e: pcopy.ko is loaded: expecting precopy + postcopy" ;;
+vmm:0:*)
+	expect=nomodule
+	echo "migrate-e2e: pcopy.ko is not loaded: expecting postcopy-only" ;;
+*)
+	die "FROM must be vmm or file" ;;
+esac
+
+T=$(mktemp -d /tmp/pcopy-mig.XXXXXX) || die "mktemp"
+OPTS="--mem $MEM --vcpus $VCPUS --workload $WORKLOAD --count $COUNT"
+[ "$WORKLOAD" = hot ] && OPTS="$OPTS --hot $HOT"
+
+# ---- the unmigrated reference (minivm is deterministic) ----
+"$MINIVM" $OPTS --dirty-ring "$RING" --quiet --json >"$T/ref.json" 2>"$T/ref.log" ||
+	die "reference run failed: $(tail -n 1 "$T/ref.log")"
+
+# ---- the network: two namespaces and a veth pair ----
+# (the kernel's own module autoload may not see modprobe: load them here)
+modprobe veth 2>/dev/null
+[ -n "${NETEM_DELAY:-}${NETEM_RATE:-}" ] && modprobe sch_netem 2>/dev/null
+ip netns add "$NS_S" && ip netns add "$NS_D" || die "cannot create network namespaces"
+ip link add "$VETH_S" type veth peer name "$VETH_D" || die "cannot create a veth pair"
+ip link set "$VETH_S" netns "$NS_S" && ip link set "$VETH_D" netns "$NS_D" || die "veth into namespaces"
+ip -n "$NS_S" addr add "$IP_S/24" dev "$VETH_S"
+ip -n "$NS_D" addr add "$IP_D/24" dev "$VETH_D"
+for ns in "$NS_S" "$NS_D"; do
+	ip -n "$ns" link set lo up
+done
+ip -n "$NS_S" link set "$VETH_S" up
+ip -n "$NS_D" link set "$VETH_D" up
+if [ -n "${NETEM_DELAY:-}${NETEM_RATE:-}" ]; then
+	netem="${NETEM_DELAY:+delay $NETEM_DELAY} ${NETEM_RATE:+rate $NETEM_RATE}"
+	for pair in "$NS_S $VETH_S" "$NS_D $VETH_D"; do
+		set -- $pair
+		ip netns exec "$1" tc qdisc add dev "$2" root netem $netem 2>"$T/tc.log" ||
+			die "tc netem $netem: $(cat "$T/tc.log") (no sch_netem on this kernel?)"
+	done
+	echo "migrate-e2e: netem on both ends: $netem"
+fi
+
+# ---- destination: pcopy recv, then the incoming minivm ----
+ip netns exec "$NS_D" "$PCOPY" recv --listen "$IP_D:$PORT" --uffd-sock "$T/uffd.sock" \
+	--vmm-control "$T/dst.sock" --mem-out "$T/mem-out.bin" $RECV_OPTS -j \
+	>"$T/recv.json" 2>"$T/recv.log" &
+recv_pid=$!
+pids="$pids $recv_pid"
+wait_sock "$T/uffd.sock" || die "pcopy recv did not listen: $(cat "$T/recv.log")"
+ip netns exec "$NS_D" "$MINIVM" --mem "$MEM" --vcpus "$VCPUS" --incoming "$T/uffd.sock" \
+	--control "$T/dst.sock" --quiet --json >"$T/dst.json" 2>"$T/dst.log" &
+dst_pid=$!
+pids="$pids $dst_pid"
+wait_sock "$T/dst.sock" || die "destination minivm did not start: $(cat "$T/dst.log")"
+
+# ---- source: a running minivm that keeps dirtying memory ----
+ip netns exec "$NS_S" "$MINIVM" $OPTS --rate "$RATE" --dirty-ring "$RING" --reap-ms "$REAP_MS" \
+	--control "$T/src.sock" --quiet --json >"$T/src.json" 2>"$T/src.log" &
+src_pid=$!
+pids="$pids $src_pid"
+wait_sock "$T/src.sock" || die "source minivm did not start: $(cat "$T/src.log")"
+sleep "$RUN_S"
+
+# ---- the migration ----
+if [ "$FROM" = file ]; then
+	# a snapshot: the paused source's memory file and state image
+	"$CTL" "$T/src.sock" pause >/dev/null || die "cannot pause the source"
+	"$CTL" "$T/src.sock" export "$T/state.bin" >/dev/null || die "cannot export the source's state"
+	"$CTL" "$T/src.sock" memfd-dump "$T/src-mem.bin" >/dev/null || die "memfd-dump of the source failed"
+	from="--mem-file $T/src-mem.bin --state-file $T/state.bin"
+else
+	from="--vmm-control $T/src.sock"
+fi
+start=$(date +%s.%N)
+rc=0
+tailp=
+if [ "${DEMO:-0}" = 1 ]; then
+	# make demo: show pcopy send's progress and summary as they come
+	: >"$T/send.log"
+	tail -n +1 -f "$T/send.log" &
+	tailp=$!
+fi
+ip netns exec "$NS_S" "$PCOPY" send --to "$IP_D:$PORT" $from \
+	--channels "$CHANNELS" $SEND_OPTS -j >"$T/send.json" 2>"$T/send.log" || rc=$?
+rrc=0
+wait "$recv_pid" || rrc=$?
+end=$(date +%s.%N)
+if [ -n "$tailp" ]; then
+	sleep 0.5
+	kill "$tailp" 2>/dev/null
+	echo
+	echo "== pcopy recv (destination) said:"
+	cat "$T/recv.log"
+	echo
+	echo "== checks"
+else
+	sed 's/^/  send: /' "$T/send.log"
+	sed 's/^/  recv: /' "$T/recv.log"
+fi
+[ "$rc" = 0 ] && pass "pcopy send exited 0" || fail "pcopy send exited $rc"
+[ "$rrc" = 0 ] && pass "pcopy recv exited 0" || fail "pcopy recv exited $rrc"
+
+# the source stays paused after a migration: dump what it holds, then quit
+"$CTL" "$T/src.sock" status >"$T/src-status.json" 2>/dev/null
+if [ "$FROM" != file ]; then
+	"$CTL" "$T/src.sock" memfd-dump "$T/src-mem.bin" >/dev/null 2>&1 ||
+		fail "memfd-dump of the source failed"
+fi
+"$CTL" "$T/src.sock" quit >/dev/null 2>&1
+wait "$src_pid" 2>/dev/null
+
+# the destination runs the workload to its end
+if "$CTL" "$T/dst.sock" wait finished "$TIMEOUT" >/dev/null 2>&1; then
+	pass "the destination VM ran the workload to its end"
+else
+	fail "the destination VM did not finish within $TIMEOUT s"
+fi
+"$CTL" "$T/dst.sock" quit >/dev/null 2>&1
+drc=0
+wait "$dst_pid" || drc=$?
+[ "$drc" = 0 ] || fail "destination minivm exited $drc: $(tail -n 2 "$T/dst.log")"
+
+# ---- checks ----
+mode=$(j "$T/send.json" mode)
+rounds=$(j "$T/send.json" rounds)
+case $expect in
+precopy)
+	[ "$mode" = "precopy+postcopy" ] && [ "${rounds:-0}" -ge 1 ] &&
+		pass "precopy + postcopy with pcopy.ko: $rounds rounds ($(j "$T/send.json" switchover_reason))" ||
+		fail "mode '$mode' with $rounds rounds, expected precopy rounds with pcopy.ko" ;;
+nomodule)
+	[ "$mode" = "postcopy-only" ] && grep -q "migrating postcopy-only" "$T/send.log" &&
+		pass "postcopy-only without pcopy.ko, and pcopy send says so" ||
+		fail "mode '$mode' without pcopy.ko, or no note on stderr" ;;
+*)
+	[ "$mode" = "postcopy-only" ] && pass "postcopy-only ($(j "$T/send.json" postcopy_only_reason))" ||
+		fail "mode '$mode', expected postcopy-only" ;;
+esac
+
+paused_at=0
+for v in $(seq 0 $((VCPUS - 1))); do
+	p=$(j "$T/src-status.json" vcpu.$v.progress)
+	paused_at=$((paused_at + ${p:-0}))
+done
+total=$((COUNT * VCPUS))
+[ "$paused_at" -gt 0 ] && [ "$paused_at" -lt "$total" ] &&
+	pass "the source was paused mid-run ($paused_at of $total page writes done)" ||
+	fail "the source was not paused mid-run ($paused_at of $total page writes)"
+
+if [ -s "$T/mem-out.bin" ] && cmp -s "$T/mem-out.bin" "$T/src-mem.bin"; then
+	pass "received memory equals the source's paused memory ($(stat -c %s "$T/src-mem.bin") bytes)"
+else
+	fail "received memory differs from the source's: $(cmp "$T/mem-out.bin" "$T/src-mem.bin" 2>&1 | head -n 1)"
+fi
+
+pages=$(j "$T/recv.json" pages)
+placed=$(j "$T/recv.json" placed)
+eexist=$(j "$T/recv.json" eexist)
+twice=$(j "$T/recv.json" placed_twice)
+if [ "$(j "$T/recv.json" placed_exactly_once)" = true ] && [ "$placed" = "$pages" ]; then
+	pass "every page placed exactly once ($placed of $pages, $eexist already present, $twice twice)"
+else
+	fail "pages placed: $placed of $pages, $eexist already present, $twice twice"
+fi
+
+late=$(j "$T/send.json" late_detected)
+[ "$late" = 0 ] && pass "no page changed without a dirty record (late-detected 0)" ||
+	fail "late-detected pages: $late"
+
+csum_ok=1
+csums=
+for v in $(seq 0 $((VCPUS - 1))); do
+	a=$(j "$T/ref.json" vcpu.$v.guest_csum)
+	b=$(j "$T/dst.json" vcpu.$v.guest_csum)
+	csums="$csums vcpu$v=$(printf '%08x' "${b:-0}")"
+	[ -n "$a" ] && [ "$a" = "$b" ] || { csum_ok=0; echo "  vcpu $v: reference $a, destination $b"; }
+done
+[ "$(j "$T/dst.json" csum_ok)" = true ] || csum_ok=0
+[ "$csum_ok" = 1 ] && pass "destination guest's memory checksums equal the unmigrated reference run's:$csums" ||
+	fail "destination checksums differ from the reference run's"
+
+[ -n "$(j "$T/src.json" device_blob.fnv)" ] &&
+	[ "$(j "$T/src.json" device_blob.fnv)" = "$(j "$T/dst.json" device_blob.fnv)" ] &&
+	pass "the device blob arrived unchanged" || fail "the device blob differs"
+
+# ---- figures ----
+ms() {
+	case ${1:-null} in
+	null) echo "n/a" ;;
+	*) awk -v n="$1" 'BEGIN { printf "%.1f ms", n / 1e6 }' ;;
+	esac
+}
+echo "migrate-e2e: $(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.2f", e - s }') s wall;" \
+	"total $(ms "$(j "$T/send.json" total_time_ns)"), downtime $(ms "$(j "$T/send.json" downtime_ns)")," \
+	"rounds $(j "$T/send.json" rounds), postcopy pages $(j "$T/send.json" postcopy_pages)," \
+	"requests $(j "$T/send.json" requests), fault latency p50 $(ms "$(j "$T/recv.json" faults.latency_p50_ns)")" \
+	"p99 $(ms "$(j "$T/recv.json" faults.latency_p99_ns)") ($(j "$T/recv.json" faults.source))"
+if [ "$module" = 1 ]; then
+	echo "migrate-e2e: destination pcopy.ko: $(j "$T/recv.json" module.faults) blocking faults," \
+		"blocktime $(ms "$(j "$T/recv.json" module.blocktime_ns)")"
+fi
+
+if [ "$fails" = 0 ]; then
+	echo "migrate-e2e: PASS"
+	exit 0
+fi
+echo "migrate-e2e: FAIL ($fails checks failed)"
+exit 1
