@@ -23,6 +23,8 @@ say() { echo "vmtest: $*" > /dev/console; }
 
 setup() {
 	say "guest up, kernel $(uname -r), $(nproc) cpus"
+	# no init system brings loopback up; tests talk over 127.0.0.1
+	ip link set lo up
 	for m in kvm kvm_amd; do
 		modprobe $m >> "$res/setup.log" 2>&1 ||
 			{ echo "cannot load $m (see setup.log)" > "$res/setup-error"; return 1; }
