@@ -13,6 +13,10 @@
 #include "mig_util.h"
 #include "mig_vmm.h"
 
+/* how long vmm_open() waits for a control socket to appear: 5 s */
+#define VMM_CONNECT_TRIES	100
+#define VMM_CONNECT_WAIT_US	50000
+
 /* PAUSE may take the VMM up to 10 s to refuse; wait a little longer. */
 #define VMM_TIMEOUT_MS	15000
 
@@ -50,6 +54,7 @@ int vmm_open(struct mig_vmm *v, const char *path, const char *who)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct ucred cred = { 0 };
 	socklen_t cl = sizeof(cred);
+	unsigned int tries;
 	int ret;
 
 	v->fd = -1;
@@ -63,11 +68,21 @@ int vmm_open(struct mig_vmm *v, const char *path, const char *who)
 	}
 	strcpy(sa.sun_path, path);
 	v->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (v->fd < 0 || connect(v->fd, (struct sockaddr *)&sa, sizeof(sa))) {
+	if (v->fd < 0) {
 		ret = -errno;
-		fprintf(stderr, "pcopy: %s: cannot connect to the VMM control socket %s: %s\n",
-			who, path, strerror(errno));
-		goto err;
+		goto err_connect;
+	}
+	/*
+	 * A VMM may hand its userfaultfd over before it opens its control
+	 * socket (minivm does): give it a few seconds to appear.
+	 */
+	for (tries = 0;; tries++) {
+		if (!connect(v->fd, (struct sockaddr *)&sa, sizeof(sa)))
+			break;
+		ret = -errno;
+		if ((ret != -ENOENT && ret != -ECONNREFUSED) || tries == VMM_CONNECT_TRIES)
+			goto err_connect;
+		usleep(VMM_CONNECT_WAIT_US);
 	}
 	ret = getsockopt(v->fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) ? -errno : 0;
 	if (!ret && cred.pid <= 0)
@@ -79,6 +94,9 @@ int vmm_open(struct mig_vmm *v, const char *path, const char *who)
 	}
 	v->pid = cred.pid;
 	return 0;
+err_connect:
+	fprintf(stderr, "pcopy: %s: cannot connect to the VMM control socket %s: %s\n",
+		who, path, strerror(-ret));
 err:
 	if (v->fd >= 0)
 		close(v->fd);
