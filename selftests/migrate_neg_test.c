@@ -104,9 +104,19 @@ static int handoff(const char *path, const char *json, int fd)
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
+	int i;
+
 	strncpy(sa.sun_path, path, sizeof(sa.sun_path) - 1);
-	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)))
+	if (s < 0)
 		return -1;
+	/* the socket file appears at bind(), a moment before listen() */
+	for (i = 0; connect(s, (struct sockaddr *)&sa, sizeof(sa)); i++) {
+		if (i == 500 || (errno != ECONNREFUSED && errno != ENOENT)) {
+			close(s);
+			return -1;
+		}
+		sleep_ms(10);
+	}
 	if (fd >= 0) {
 		struct cmsghdr *c;
 
