@@ -9,7 +9,7 @@
 # failed (0: all measured).
 #
 # To add a benchmark: put the script in bench/ and append its name here.
-BENCHES="uffd_overhead.sh dirty_harvest.sh"
+BENCHES="uffd_overhead.sh dirty_harvest.sh migration.sh"
 
 src=${PCOPY_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 export PCOPY_SRC=$src
