@@ -365,9 +365,10 @@ live() {
 	rc=0
 	ip netns exec "$NS_S" "$PCOPY" send --to "$IP_D:$port" --vmm-control "$run/src.sock" \
 		--postcopy-only --channels "$chans" $opts -j > "$run/send.json" 2> "$run/send.log" || rc=$?
+	# (a failed send may leave recv waiting for its connections: no wait)
+	[ "$rc" = 0 ] || fail_run "$var: pcopy send exited $rc"
 	rrc=0
 	wait "$recv_pid" || rrc=$?
-	[ "$rc" = 0 ] || fail_run "$var: pcopy send exited $rc"
 	[ "$rrc" = 0 ] || fail_run "$var: pcopy recv exited $rrc"
 	# every page is in place: the guests can go (the destination's
 	# workload is cut short; it has nothing left to fault on)
@@ -453,9 +454,9 @@ stream() {
 	rc=0
 	ip netns exec "$NS_S" "$PCOPY" send --to "$IP_D:$port" --mem-file "$tmp/stream.mem" \
 		--channels "$chans" -j > "$run/send.json" 2> "$run/send.log" || rc=$?
+	[ "$rc" = 0 ] || fail_run "$var: pcopy send exited $rc"
 	rrc=0
 	wait "$recv_pid" || rrc=$?
-	[ "$rc" = 0 ] || fail_run "$var: pcopy send exited $rc"
 	[ "$rrc" = 0 ] || fail_run "$var: pcopy recv exited $rrc"
 	"$CTL" "$run/dst.sock" quit > /dev/null 2>&1
 	drc=0
