@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-/* pcopy untrack PID: end a session. */
+/*
+ * pcopy untrack PID: end a session.
+ * pcopy reset PID: zero a session's counters, histograms and blocktimes.
+ * Both send one PID to the module and report success the same way.
+ */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include <json-c/json.h>
@@ -8,7 +13,16 @@
 #include "agent.h"
 #include "session.h"
 
-int cmd_untrack(int argc, char **argv, const struct opts *go)
+struct pid_cmd {
+	const char *name;	/* subcommand, for messages */
+	uint8_t cmd;		/* PCOPY_CMD_* */
+	const char *json_key;	/* the JSON answer: {"pid", json_key: json_val} */
+	bool json_val;
+	const char *done;	/* the text answer, with the pid */
+};
+
+static int pid_cmd(int argc, char **argv, const struct opts *go,
+		   const struct pid_cmd *pc)
 {
 	char what[32], notrk[48];
 	const struct errtext texts[] = {
@@ -23,15 +37,15 @@ int cmd_untrack(int argc, char **argv, const struct opts *go)
 
 	i = cmd_opts(argc, argv, &o, "PID");
 	if (argc - i != 1)
-		usage_error("untrack: expected one PID");
-	pid = id_arg("untrack", "pid", argv[i]);
-	snprintf(what, sizeof(what), "untrack %u", pid);
+		usage_error("%s: expected one PID", pc->name);
+	pid = id_arg(pc->name, "pid", argv[i]);
+	snprintf(what, sizeof(what), "%s %u", pc->name, pid);
 	snprintf(notrk, sizeof(notrk), "pid %u is not tracked", pid);
 
 	ret = pnl_open(&p);
 	if (ret)
 		return ret;
-	msg = session_msg(&p, PCOPY_CMD_SESSION_DEL, 0, pid);
+	msg = session_msg(&p, pc->cmd, 0, pid);
 	ret = msg ? pnl_request(&p, msg, NULL, NULL) : -ENOMEM;
 	if (ret) {
 		session_perror(what, ret, texts, NULL);
@@ -42,13 +56,35 @@ int cmd_untrack(int argc, char **argv, const struct opts *go)
 		struct json_object *obj = json_object_new_object();
 
 		json_object_object_add(obj, "pid", json_object_new_int64(pid));
-		json_object_object_add(obj, "tracked", json_object_new_boolean(0));
+		json_object_object_add(obj, pc->json_key,
+				       json_object_new_boolean(pc->json_val));
 		print_json(obj);
 		json_object_put(obj);
 	} else {
-		printf("no longer tracking pid %u\n", pid);
+		printf(pc->done, pid);
+		putchar('\n');
 	}
 out:
 	pnl_close(&p);
 	return ret;
+}
+
+int cmd_untrack(int argc, char **argv, const struct opts *go)
+{
+	static const struct pid_cmd pc = {
+		"untrack", PCOPY_CMD_SESSION_DEL, "tracked", false,
+		"no longer tracking pid %u",
+	};
+
+	return pid_cmd(argc, argv, go, &pc);
+}
+
+int cmd_reset(int argc, char **argv, const struct opts *go)
+{
+	static const struct pid_cmd pc = {
+		"reset", PCOPY_CMD_SESSION_RESET, "reset", true,
+		"statistics of pid %u reset",
+	};
+
+	return pid_cmd(argc, argv, go, &pc);
 }
