@@ -28,6 +28,7 @@
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 
+#include "compat.h"
 #include "internal.h"
 
 #define DIRTY_BATCH_GFNS 32
@@ -500,7 +501,7 @@ static int ring_mmap(struct file *file, struct vm_area_struct *vma)
 		if (len != PAGE_SIZE + r->size || (vma->vm_flags & VM_WRITE))
 			goto out;
 		/* and never later, through mprotect() */
-		vma->vm_flags &= ~VM_MAYWRITE;
+		pcopy_vm_flags_clear(vma, VM_MAYWRITE);
 		ret = remap_vmalloc_range(vma, r->area, 1);
 	}
 out:

@@ -29,6 +29,7 @@
 #include <linux/slab.h>
 #include <net/netlink.h>
 
+#include "compat.h"
 #include "internal.h"
 
 DEFINE_MUTEX(pcopy_sessions_lock);
@@ -106,7 +107,7 @@ static void session_exit_work(struct work_struct *work)
 					       exit_work);
 
 	mutex_lock(&pcopy_sessions_lock);
-	if (s->live && thread_group_exited(s->pid))
+	if (s->live && pcopy_thread_group_exited(s->pid))
 		pcopy_session_end(s, PCOPY_END_EXITED);
 	mutex_unlock(&pcopy_sessions_lock);
 	pcopy_session_put(s);
@@ -199,7 +200,7 @@ struct pcopy_session *pcopy_session_new(struct pid *pid,
 	 * either the check sees the exit or the wake-up finds us queued.
 	 */
 	add_wait_queue(&pid->wait_pidfd, &s->exit_wait);
-	if (thread_group_exited(pid)) {
+	if (pcopy_thread_group_exited(pid)) {
 		remove_wait_queue(&pid->wait_pidfd, &s->exit_wait);
 		xa_erase(&pcopy_sessions, tgid);
 		NL_SET_ERR_MSG(extack, "process is exiting");
