@@ -62,7 +62,9 @@ deps:
 	tools/deps.sh
 
 lint: ksrc
-	$(KSRC)/scripts/checkpatch.pl --no-tree --quiet --show-types -f $(filter-out %.mod.c,$(wildcard kmod/*.c)) kmod/*.h
+	$(KSRC)/scripts/checkpatch.pl --no-tree --quiet --show-types -f $(filter-out %.mod.c,$(wildcard kmod/*.c)) $(filter-out kmod/compat.h,$(wildcard kmod/*.h))
+	@# compat.h is where version checks belong
+	$(KSRC)/scripts/checkpatch.pl --no-tree --quiet --show-types --ignore LINUX_VERSION_CODE -f kmod/compat.h
 	$(MAKE) -C $(KDIR) M=$(CURDIR) C=2 modules 2>&1 | tee $(BUILD)/sparse.log
 	@! grep -E 'warning:|error:' $(BUILD)/sparse.log
 

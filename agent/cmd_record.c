@@ -285,7 +285,7 @@ int cmd_record(int argc, char **argv, const struct opts *go)
 		usage_error("record: -o FILE is required");
 	if (!ro.flags)
 		ro.flags = PCOPY_RING_BIND_FAULTS | PCOPY_RING_BIND_DIRTY;
-	size = (uint64_t)ro.pages * PCOPY_RING_OFF_PRODUCER;
+	size = (uint64_t)ro.pages * (uint64_t)sysconf(_SC_PAGESIZE);
 	if (!ro.watermark)
 		ro.watermark = (uint32_t)(size / 4);
 	if (ro.watermark > size)
@@ -304,7 +304,7 @@ int cmd_record(int argc, char **argv, const struct opts *go)
 	h.header_size = sizeof(h);
 	h.abi_version = PCOPY_ABI_VERSION;
 	h.ring_version = r.hdr->version;
-	h.page_size = PCOPY_RING_OFF_PRODUCER;
+	h.page_size = (uint32_t)sysconf(_SC_PAGESIZE);
 	h.pid = pid;
 	h.ring_data_size = r.size;
 	h.bind_flags = ro.flags;

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <stddef.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,7 +27,7 @@
 /* Plain, single reads of kernel-written fields (READ_ONCE()). */
 #define READ_ONCE(x)	__atomic_load_n(&(x), __ATOMIC_RELAXED)
 
-_Static_assert(sizeof(struct pcopy_ring_header) == 96, "pcopy_ring_header");
+_Static_assert(sizeof(struct pcopy_ring_header) == 104, "pcopy_ring_header");
 _Static_assert(sizeof(struct pcopy_ring_bind) == 32, "pcopy_ring_bind");
 
 static int bad(struct ring *r, const char *fmt, ...)
@@ -61,9 +62,12 @@ int ring_attach(struct ring *r, struct pcopy_ring_consumer *cons,
 		return bad(r, "ring version %" PRIu32 ", this agent reads version %d",
 			   version, PCOPY_RING_VERSION);
 	/* a larger header is how the header grows; a smaller one is broken */
-	if (header_size < sizeof(*h) || header_size > data_offset)
+	/* the header grows at its end: a module without page_size is fine */
+	if (header_size < offsetof(struct pcopy_ring_header, page_size) ||
+	    header_size > data_offset)
 		return bad(r, "header_size %" PRIu32 " is not between %zu and data_offset %" PRIu64,
-			   header_size, sizeof(*h), data_offset);
+			   header_size, offsetof(struct pcopy_ring_header, page_size),
+			   data_offset);
 	if (data_offset % REC_ALIGN)
 		return bad(r, "data_offset %" PRIu64 " is not %d-byte aligned",
 			   data_offset, REC_ALIGN);
@@ -118,12 +122,6 @@ int ring_open(struct ring *r, uint32_t pid, uint32_t data_pages,
 	r->fd = -1;
 	r->pid = pid;
 
-	/* the ABI's offsets are in bytes and assume 4 KiB pages */
-	if (page != PCOPY_RING_OFF_PRODUCER) {
-		fprintf(stderr, "pcopy: ring for pid %" PRIu32 ": the ring ABI assumes %d-byte pages, this system has %ld-byte pages\n",
-			pid, PCOPY_RING_OFF_PRODUCER, page);
-		return -EOPNOTSUPP;
-	}
 	if (!data_pages || data_pages > PCOPY_RING_MAX_PAGES ||
 	    data_pages & (data_pages - 1)) {
 		fprintf(stderr, "pcopy: ring for pid %" PRIu32 ": %" PRIu32 " pages is not a power of two from 1 to %d\n",
@@ -164,14 +162,14 @@ int ring_open(struct ring *r, uint32_t pid, uint32_t data_pages,
 
 	r->cons_len = (size_t)page;
 	r->cons_map = mmap(NULL, r->cons_len, PROT_READ | PROT_WRITE, MAP_SHARED,
-			   r->fd, PCOPY_RING_OFF_CONSUMER);
+			   r->fd, (off_t)PCOPY_RING_PGOFF_CONSUMER * page);
 	if (r->cons_map == MAP_FAILED) {
 		ret = open_error(r, "cannot map the consumer page");
 		goto err_close;
 	}
 	r->prod_len = (size_t)page + data_size;
 	r->prod_map = mmap(NULL, r->prod_len, PROT_READ, MAP_SHARED, r->fd,
-			   PCOPY_RING_OFF_PRODUCER);
+			   (off_t)PCOPY_RING_PGOFF_PRODUCER * page);
 	if (r->prod_map == MAP_FAILED) {
 		ret = open_error(r, "cannot map the ring");
 		goto err_unmap_cons;

@@ -41,11 +41,36 @@ static inline bool pcopy_thread_group_exited(struct pid *pid)
 static inline void pcopy_vm_flags_clear(struct vm_area_struct *vma,
 					vm_flags_t flags)
 {
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+#if KERNEL_VERSION(6, 3, 0) > LINUX_VERSION_CODE
 	vma->vm_flags &= ~flags;
 #else
 	vm_flags_clear(vma, flags);
 #endif
 }
+
+/*
+ * Tracepoint prototypes.  A probe must have exactly its tracepoint's
+ * prototype (with kCFI a mismatch traps; without, arguments are read
+ * from the wrong registers).
+ *
+ * kvm_dirty_ring_push and kvm_dirty_ring_reset are declared in
+ * include/trace/events/kvm.h, which every header package ships: the
+ * build checks our probes against the kernel's own declaration (ring.c
+ * includes it through compat_check_kvm_protos()).
+ *
+ * kvm_entry is arch code (arch/x86/kvm/trace.h, not in the headers): its
+ * prototype is known per architecture and release.  x86 passes the vCPU
+ * and, since 6.9 and in Debian's 6.1 (backported with the same change),
+ * force_immediate_exit.  arm64's kvm_entry takes the guest PC, with no
+ * vCPU at all: there the hook is not attached.
+ */
+#if defined(CONFIG_X86)
+#define PCOPY_HAVE_KVM_ENTRY	1
+#define PCOPY_KVM_ENTRY_PROTO	struct kvm_vcpu *vcpu, bool force_immediate_exit
+#else
+#define PCOPY_HAVE_KVM_ENTRY	0
+#define PCOPY_KVM_ENTRY_UNSUPPORTED \
+	"kvm_entry carries no vCPU on this architecture"
+#endif
 
 #endif /* _PCOPY_COMPAT_H */

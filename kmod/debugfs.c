@@ -25,8 +25,22 @@ static struct dentry *pcopy_dir;
 static struct dentry *sessions_dir;
 
 static const char * const feature_names[] = {
-	"uffd_hook", "kvm", "dirty_ring_hook", "vcpu_map",
+	"uffd_hook", "kvm", "dirty_ring_hook", "vcpu_map", "dirty_reset_hook",
+	"missed_hook", "wake_hook",
 };
+
+static int show_hook(void *arg, const char *name, u64 feature, int err,
+		     const char *reason)
+{
+	struct seq_file *m = arg;
+
+	if (err)
+		seq_printf(m, "%s:\tnot attached (error %d): %s\n", name, err,
+			   reason ?: "unknown");
+	else
+		seq_printf(m, "%s:\tattached\n", name);
+	return 0;
+}
 
 static int status_show(struct seq_file *m, void *v)
 {
@@ -48,10 +62,13 @@ static int status_show(struct seq_file *m, void *v)
 		seq_printf(m, "handle_userfault:\tunavailable (error %d)\n",
 			   pcopy_uffd_probe_error());
 	seq_printf(m, "kvm:\t%s\n", f & PCOPY_FEAT_KVM ? "loaded" : "not loaded");
+	pcopy_kvm_hooks(show_hook, m);
 	seq_printf(m, "sessions:\t%d\n", atomic_read(&pcopy_nr_sessions));
 	/* live sessions plus ended ones still referenced by blocked faults */
 	seq_printf(m, "sessions_allocated:\t%d\n", atomic_read(&pcopy_nr_allocated));
-	seq_printf(m, "faults_missed:\t%d\n", pcopy_uffd_missed());
+	seq_printf(m, "uffd_maxactive:\t%u\n", pcopy_uffd_maxactive());
+	seq_printf(m, "faults_missed:\t%llu\n", pcopy_uffd_missed());
+	seq_printf(m, "probe_missed:\t%llu\n", pcopy_probe_missed());
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(status);
@@ -85,6 +102,8 @@ static int summary_show(struct seq_file *m, void *unused)
 	seq_printf(m, "faults:\t%llu\n", st->faults);
 	seq_printf(m, "nowait_faults:\t%llu\n", st->nowait);
 	seq_printf(m, "interrupted:\t%llu\n", st->interrupted);
+	seq_printf(m, "missed:\t%llu\n", st->missed);
+	seq_printf(m, "threads_dropped:\t%llu\n", st->threads_dropped);
 	seq_printf(m, "outstanding:\t%u\n", st->outstanding);
 	seq_printf(m, "outstanding_max:\t%u\n", st->outstanding_max);
 	seq_printf(m, "vcpu_faults:\t%llu\n", st->vcpu_faults);
@@ -95,7 +114,7 @@ static int summary_show(struct seq_file *m, void *unused)
 	seq_printf(m, "postcopy-blocktime-ns:\t%llu\n", st->blocktime);
 	seq_puts(m, "postcopy-vcpu-blocktime-ns:\t[");
 	for (i = 0; i < PCOPY_MAX_VCPUS; i++)
-		if (snap->vcpus[i].known)
+		if (snap->vcpus[i].seen)
 			seq_printf(m, "%s%llu", n++ ? ", " : "",
 				   snap->vcpus[i].blocktime);
 	seq_puts(m, "]\n");
@@ -106,7 +125,7 @@ static int summary_show(struct seq_file *m, void *unused)
 	n = 0;
 	seq_puts(m, "postcopy-vcpu-latency-ns:\t[");
 	for (i = 0; i < PCOPY_MAX_VCPUS; i++)
-		if (snap->vcpus[i].known)
+		if (snap->vcpus[i].seen)
 			seq_printf(m, "%s%llu", n++ ? ", " : "",
 				   avg(snap->vcpus[i].lat_sum, snap->vcpus[i].faults));
 	seq_puts(m, "]\n");
@@ -184,10 +203,11 @@ static int vcpus_show(struct seq_file *m, void *unused)
 	for (i = 0; i < PCOPY_MAX_VCPUS; i++) {
 		struct pcopy_vcpu_stats *v = &snap->vcpus[i];
 
-		if (!v->known)
+		if (!v->seen)
 			continue;
 		seq_printf(m, "%5u %8u %8s %10llu %12llu %12llu %12llu %14llu %5u %10llu %10llu\n",
-			   i, v->tid, v->explicit ? "explicit" : "learned",
+			   i, v->tid, !v->known ? "detached" :
+			   v->explicit ? "explicit" : "learned",
 			   v->faults, avg(v->lat_sum, v->faults), v->lat_min,
 			   v->lat_max, v->blocktime, v->outstanding, v->dirty,
 			   v->dirty_rate);
@@ -221,7 +241,7 @@ static int faults_show(struct seq_file *m, void *unused)
 	seq_printf(m, "%8s %5s %18s %8s %14s\n", "tid", "vcpu", "address",
 		   "reason", "waiting_ns");
 	/* the fault hooks add and remove entries under s->lock */
-	spin_lock_irqsave(&s->lock, flags);
+	raw_spin_lock_irqsave(&s->lock, flags);
 	now = ktime_get_ns();
 	hash_for_each(s->faults, bkt, f, node) {
 		if (f->vcpu == PCOPY_VCPU_NONE)
@@ -231,7 +251,7 @@ static int faults_show(struct seq_file *m, void *unused)
 			seq_printf(m, "%8u %5u %#18lx %8s %14llu\n", f->tid, f->vcpu,
 				   f->addr, reason_name(f->reason), now - f->start);
 	}
-	spin_unlock_irqrestore(&s->lock, flags);
+	raw_spin_unlock_irqrestore(&s->lock, flags);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(faults);

@@ -6,8 +6,10 @@
  * Locking, outermost first:
  *   pcopy_sessions_lock (mutex)  the session table and session lifetimes
  *   pcopy_kvm_lock (mutex)       kvm.ko's tracepoints (kvm.c)
- *   session->lock (spinlock)     a session's statistics and fault table;
- *                                taken from the fault hooks, never sleeps
+ *   session->lock (raw spinlock) a session's statistics, fault and thread
+ *                                tables; taken from the hooks, never sleeps
+ *   batch->lock (raw spinlock)   one vCPU's dirty batch (ring.c)
+ *   ring->lock (raw spinlock)    a ring's producer side (ring.c)
  * The fault hooks find sessions under RCU only.
  */
 #ifndef _PCOPY_INTERNAL_H
@@ -33,7 +35,18 @@ struct sk_buff;
 struct netlink_ext_ack;
 struct pcopy_ring;
 
-/* Per-vCPU counters; an index is "known" once a thread was mapped to it. */
+/*
+ * Per-vCPU counters.  A vCPU is "known" while at least one thread is mapped
+ * to it; "seen" once it ever was, so its figures stay visible after its
+ * threads are gone.  The fault figures are under session->lock.
+ *
+ * The dirty figures are written without a lock, by the one thread running
+ * this vCPU (KVM pushes to the ring of the vCPU running on the current
+ * thread, and vcpu->mutex serialises the threads that run one vCPU), and
+ * read with READ_ONCE.  A reset bumps session->dirty_gen; the owner zeroes
+ * its figures when it sees the new generation, so the reset never writes
+ * what the hot path writes.
+ */
 struct pcopy_vcpu_stats {
 	u64 faults;
 	u64 lat_sum;
@@ -43,8 +56,13 @@ struct pcopy_vcpu_stats {
 	u64 blocked_since;	/* valid while outstanding > 0 */
 	u32 outstanding;
 	u32 tid;		/* global tid of the last thread mapped */
-	bool known;
+	u32 nthreads;		/* threads mapped to it now */
+	bool known;		/* nthreads > 0 */
+	bool seen;
+	bool counted;		/* in stats.blocked_vcpus */
 	bool explicit;
+	/* owner-written, lock-free: see above */
+	u32 dirty_gen;
 	u64 dirty;		/* GFNs KVM pushed for this vCPU */
 	u64 dirty_win_start;	/* current rate window */
 	u64 dirty_win_count;
@@ -56,6 +74,7 @@ struct pcopy_stats {
 	u64 faults;
 	u64 nowait;
 	u64 interrupted;
+	u64 missed;		/* blocking faults the probe could not time */
 	u64 lat_sum;
 	u64 lat_max;
 	u32 outstanding;
@@ -68,10 +87,9 @@ struct pcopy_stats {
 	u64 blocktime;		/* whole VM: all known vCPUs blocked */
 	u64 all_blocked_since;	/* valid while all known vCPUs are blocked */
 	u64 start;		/* creation or last reset */
-	u64 dirty;
-	u64 dirty_win_start;
-	u64 dirty_win_count;
-	u64 dirty_rate;
+	u64 threads_dropped;	/* mappings not kept: thread table full */
+	u64 dirty;		/* snapshot only: sum over vCPUs */
+	u64 dirty_rate;		/* snapshot only */
 	u64 hist_ns[PCOPY_HIST_NS_BUCKETS];
 	u64 hist_us[PCOPY_HIST_US_BUCKETS];
 };
@@ -85,12 +103,31 @@ struct pcopy_stats {
 struct pcopy_fault {
 	struct hlist_node node;		/* session->faults, under s->lock */
 	struct pcopy_session *s;	/* holds a reference */
+	struct task_struct *task;	/* compared only, never dereferenced */
 	unsigned long addr;
 	u64 start;
 	u32 tid;
 	u32 vcpu;			/* PCOPY_VCPU_NONE for non-vCPU */
 	u32 reason;			/* PCOPY_REASON_* */
+	bool woken;			/* by userfaultfd's wake, not a signal */
 };
+
+/*
+ * A thread's vCPU mapping.  Entries come from a pool allocated with the
+ * session, because they are made in the kvm_entry tracepoint with
+ * interrupts off.  A tid names the same thread only as long as that
+ * thread lives, so an entry also keeps the thread's start time and is
+ * ignored, then dropped, once they no longer match (tid reuse).
+ */
+struct pcopy_thread {
+	struct hlist_node node;		/* session->threads or ->free_threads */
+	u64 start_time;			/* task->start_time */
+	u32 tid;			/* global */
+	u32 vcpu;			/* PCOPY_VCPU_NONE: declared non-vCPU */
+	bool explicit;			/* set by PCOPY_CMD_SET_VCPU */
+};
+
+#define PCOPY_MAX_THREADS	1024
 
 struct pcopy_session {
 	struct hlist_node mm_node;	/* pcopy_sessions_by_mm, RCU */
@@ -103,15 +140,24 @@ struct pcopy_session {
 	wait_queue_entry_t exit_wait;	/* on pid->wait_pidfd */
 	struct work_struct exit_work;
 	struct rcu_work free_rwork;
+	struct rcu_work ring_end_rwork;	/* ring EOF after a grace period */
 	struct list_head all_node;	/* pcopy_all_sessions */
 
-	spinlock_t lock;
+	/*
+	 * Taken in kprobe and tracepoint context (interrupts may be off, and
+	 * on PREEMPT_RT that must not be a sleeping lock), never from an
+	 * interrupt handler.
+	 */
+	raw_spinlock_t lock;
 	struct pcopy_stats st;
 	struct pcopy_vcpu_stats *vcpus;	/* PCOPY_MAX_VCPUS entries */
 	DECLARE_HASHTABLE(faults, 6);	/* struct pcopy_fault by global tid */
+	DECLARE_HASHTABLE(threads, 7);	/* struct pcopy_thread by global tid */
+	struct hlist_head free_threads;
+	struct pcopy_thread *thread_pool;	/* PCOPY_MAX_THREADS */
 
-	/* global tid -> xa_mk_value(vcpu << 1 | explicit) */
-	struct xarray threads;
+	u32 dirty_gen;			/* bumped by a reset, see vcpu_stats */
+	atomic64_t dirty_other;		/* GFNs of vCPU ids >= PCOPY_MAX_VCPUS */
 
 	struct dentry *dbg;
 	struct pcopy_ring __rcu *ring;	/* bound consumer, ring.c */
@@ -135,6 +181,7 @@ void pcopy_session_exit(void);
 struct pcopy_session *pcopy_session_new(struct pid *pid,
 					struct netlink_ext_ack *extack);
 void pcopy_session_end(struct pcopy_session *s, enum pcopy_end_reason why);
+void pcopy_session_end_sync(struct pcopy_session *s);
 struct pcopy_session *pcopy_session_find_mm(struct mm_struct *mm);
 struct pcopy_session *pcopy_session_lookup(u32 pid_nr);
 void pcopy_session_put(struct pcopy_session *s);
@@ -142,18 +189,25 @@ static inline bool pcopy_session_get(struct pcopy_session *s)
 {
 	return refcount_inc_not_zero(&s->ref);
 }
-int pcopy_session_set_vcpu(struct pcopy_session *s, pid_t tid, u32 vcpu,
-			   bool explicit);
-u32 pcopy_session_thread_vcpu(struct pcopy_session *s, pid_t tid);
+int pcopy_session_set_vcpu(struct pcopy_session *s, struct task_struct *task,
+			   u32 vcpu);
+void pcopy_session_learn_vcpu(struct pcopy_session *s, u32 vcpu);
+void pcopy_session_prune_threads(struct pcopy_session *s);
 
 /* stats.c */
 void pcopy_stats_init(struct pcopy_session *s);
-void pcopy_stats_nowait(struct pcopy_session *s);
+u32 pcopy_stats_nowait(struct pcopy_session *s, u32 tid);
+void pcopy_stats_missed(struct pcopy_session *s);
 void pcopy_stats_fault_begin(struct pcopy_session *s, struct pcopy_fault *f);
+enum pcopy_fault_end { PCOPY_FAULT_RESOLVED, PCOPY_FAULT_INTERRUPTED,
+		       PCOPY_FAULT_NOWAIT };
 void pcopy_stats_fault_end(struct pcopy_session *s, struct pcopy_fault *f,
-			   u64 now, bool interrupted);
-void pcopy_stats_vcpu_known(struct pcopy_session *s, u32 vcpu, u32 tid,
-			    bool explicit);
+			   u64 now, enum pcopy_fault_end how);
+void pcopy_stats_fault_woken(struct pcopy_session *s, struct task_struct *task);
+void pcopy_stats_vcpu_threads(struct pcopy_session *s, u32 vcpu, int delta,
+			      u32 tid, bool explicit);
+u32 pcopy_thread_vcpu_locked(struct pcopy_session *s, u32 tid,
+			     u64 start_time);
 void pcopy_stats_reset(struct pcopy_session *s);
 void pcopy_stats_snapshot(struct pcopy_session *s, struct pcopy_snapshot *snap);
 void pcopy_stats_dirty(struct pcopy_session *s, u32 vcpu);
@@ -166,7 +220,11 @@ int pcopy_uffd_init(void);
 void pcopy_uffd_exit(void);
 bool pcopy_uffd_available(void);
 int pcopy_uffd_probe_error(void);
-int pcopy_uffd_missed(void);
+int pcopy_uffd_post_error(void);
+int pcopy_uffd_wake_error(void);
+u64 pcopy_uffd_missed(void);
+u64 pcopy_probe_missed(void);
+u32 pcopy_uffd_maxactive(void);
 
 /* ring.c: /dev/pcopy and the record ring */
 int pcopy_ring_init(void);
@@ -178,11 +236,14 @@ void pcopy_ring_dirty(struct pcopy_session *s, u32 vcpu, u32 slot, u64 offset,
 void pcopy_ring_dirty_reset(struct pcopy_session *s, u32 vcpu, u32 reset_index);
 void pcopy_ring_vcpu_entry(struct pcopy_session *s, u32 vcpu);
 void pcopy_ring_session_end(struct pcopy_session *s);
+void pcopy_ring_lost(struct pcopy_session *s, u64 records);
 
 /* kvm.c: following kvm.ko and its tracepoints */
 int pcopy_kvm_init(void);
 void pcopy_kvm_exit(void);
 u64 pcopy_kvm_features(void);
+int pcopy_kvm_hooks(int (*fn)(void *arg, const char *name, u64 feature,
+			      int err, const char *reason), void *arg);
 
 /* netlink.c */
 int pcopy_netlink_init(void);

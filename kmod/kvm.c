@@ -1,21 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Following kvm.ko.  KVM's tracepoints live in the kvm module, and the one
- * pcopy needs for dirty harvesting (kvm_dirty_ring_push) is not exported, so
- * pcopy cannot link against them: that would also pin kvm.ko.  Instead a
- * tracepoint module notifier tells us when kvm.ko comes and goes, whether it
- * was loaded before or after pcopy, and hands us its tracepoint table.
+ * Following KVM.  KVM's tracepoints live in kvm.ko when KVM is a module,
+ * and the one pcopy needs for dirty harvesting (kvm_dirty_ring_push) is not
+ * exported, so pcopy cannot link against them: that would also pin kvm.ko.
+ * Instead a tracepoint module notifier tells us when kvm.ko comes and goes,
+ * whether it was loaded before or after pcopy, and hands us its tracepoint
+ * table.  When KVM is built into the kernel (CONFIG_KVM=y), the same
+ * tracepoints are found once, at load, among the kernel's own.
  *
  * vCPU attribution: kvm_entry fires in the vCPU thread right before every
  * guest entry and carries the vcpu.  That is the cheapest sound place to
  * learn "this thread runs vCPU n" without the VMM's help: no tracked
  * session means one atomic read, an untracked VMM one hash lookup, and a
- * known mapping one more xarray load.  The probe is attached while kvm.ko
- * is loaded; its cost with no session is that single read.
+ * known mapping one more load.
  *
  * Dirty harvest: kvm_dirty_ring_push fires for every GFN KVM puts in a
  * vCPU's dirty ring.  The ring is embedded in struct kvm_vcpu, which gives
  * the vCPU id and, through vcpu->kvm->mm, the session.
+ *
+ * A tracepoint carries no type at run time, so every probe's prototype is
+ * checked when pcopy is built (compat.h); a hook whose prototype cannot be
+ * checked on this kernel is not attached, and says why.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -23,21 +28,15 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/tracepoint.h>
+#include <trace/events/kvm.h>
 
 #include <pcopy.h>
 
+#include "compat.h"
 #include "internal.h"
 
-/* Protects the kvm_* pointers below. */
-static DEFINE_MUTEX(pcopy_kvm_lock);
-static struct module *kvm_mod;
-static struct tracepoint *tp_dirty_ring_push;
-static struct tracepoint *tp_kvm_entry;
-static struct tracepoint *tp_dirty_ring_reset;
-
-/* Matches kvm_entry's TP_PROTO in arch/x86/kvm/trace.h of 6.1. */
-static void kvm_entry_probe(void *data, struct kvm_vcpu *vcpu,
-			    bool force_immediate_exit)
+#if PCOPY_HAVE_KVM_ENTRY
+static void kvm_entry_probe(void *data, PCOPY_KVM_ENTRY_PROTO)
 {
 	struct pcopy_session *s;
 
@@ -46,15 +45,15 @@ static void kvm_entry_probe(void *data, struct kvm_vcpu *vcpu,
 	rcu_read_lock();
 	s = pcopy_session_find_mm(current->mm);
 	if (s && vcpu->vcpu_id >= 0 && vcpu->vcpu_id < PCOPY_MAX_VCPUS) {
-		pcopy_session_set_vcpu(s, current->pid, vcpu->vcpu_id, false);
+		pcopy_session_learn_vcpu(s, vcpu->vcpu_id);
 		/* the vCPU's dirty GFNs of this exit are complete */
 		pcopy_ring_vcpu_entry(s, vcpu->vcpu_id);
 	}
 	rcu_read_unlock();
 }
+#endif
 
 /*
- * Matches kvm_dirty_ring_push's TP_PROTO in include/trace/events/kvm.h:
  * KVM pushed one GFN to the dirty ring of the vCPU that owns @ring, from
  * that vCPU's thread, possibly under kvm->mmu_lock.
  */
@@ -78,8 +77,8 @@ static void kvm_dirty_push_probe(void *data, struct kvm_dirty_ring *ring,
 }
 
 /*
- * Matches kvm_dirty_ring_reset's TP_PROTO: the VMM's KVM_RESET_DIRTY_RINGS
- * re-protected every entry of @ring before ring->reset_index.
+ * The VMM's KVM_RESET_DIRTY_RINGS re-protected every entry of @ring before
+ * ring->reset_index.
  */
 static void kvm_dirty_reset_probe(void *data, struct kvm_dirty_ring *ring)
 {
@@ -95,61 +94,111 @@ static void kvm_dirty_reset_probe(void *data, struct kvm_dirty_ring *ring)
 	rcu_read_unlock();
 }
 
+struct kvm_hook {
+	const char *tp_name;
+	void *probe;			/* NULL: cannot be attached here */
+	const char *unsupported;	/* why, when probe is NULL */
+	u64 feature;
+	struct tracepoint *tp;		/* attached */
+	int err;			/* of the last attempt */
+	const char *reason;		/* of the last failure, for status */
+};
+
+static struct kvm_hook kvm_hooks[] = {
+	{
+		.tp_name = "kvm_entry",
+#if PCOPY_HAVE_KVM_ENTRY
+		.probe = kvm_entry_probe,
+#else
+		.unsupported = PCOPY_KVM_ENTRY_UNSUPPORTED,
+#endif
+		.feature = PCOPY_FEAT_VCPU_MAP,
+	},
+	{
+		.tp_name = "kvm_dirty_ring_push",
+		.probe = kvm_dirty_push_probe,
+		.feature = PCOPY_FEAT_DIRTY_RING_HOOK,
+	},
+	{
+		.tp_name = "kvm_dirty_ring_reset",
+		.probe = kvm_dirty_reset_probe,
+		.feature = PCOPY_FEAT_DIRTY_RESET_HOOK,
+	},
+};
+
+/* Protects everything below and kvm_hooks[]. */
+static DEFINE_MUTEX(pcopy_kvm_lock);
+static struct module *kvm_mod;
+static bool kvm_builtin;
+
+static void hooks_found(struct tracepoint *tp)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(kvm_hooks); i++)
+		if (!strcmp(tp->name, kvm_hooks[i].tp_name))
+			kvm_hooks[i].tp = tp;
+}
+
+/* Attach every hook whose tracepoint hooks_found() filled in. */
+static void hooks_attach(const char *where)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&pcopy_kvm_lock);
+	for (i = 0; i < ARRAY_SIZE(kvm_hooks); i++) {
+		struct kvm_hook *h = &kvm_hooks[i];
+
+		if (!h->tp) {
+			h->err = -ENOENT;
+			h->reason = "tracepoint not found in KVM";
+		} else if (!h->probe) {
+			h->tp = NULL;
+			h->err = -EOPNOTSUPP;
+			h->reason = h->unsupported;
+		} else {
+			h->err = tracepoint_probe_register(h->tp, h->probe, NULL);
+			h->reason = h->err ? "tracepoint_probe_register failed" : NULL;
+			if (h->err)
+				h->tp = NULL;
+		}
+		if (h->err)
+			pr_warn("%s: %s not attached (%d): %s\n", where,
+				h->tp_name, h->err, h->reason);
+	}
+	pr_info("%s: dirty ring hook %s, vcpu map %s\n", where,
+		kvm_hooks[1].tp ? "available" : "missing",
+		kvm_hooks[0].tp ? "available" : "missing");
+}
+
+static void hooks_detach(void)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&pcopy_kvm_lock);
+	for (i = 0; i < ARRAY_SIZE(kvm_hooks); i++)
+		if (kvm_hooks[i].tp)
+			tracepoint_probe_unregister(kvm_hooks[i].tp,
+						    kvm_hooks[i].probe, NULL);
+	/* no probe may still run when kvm's (or our) text goes away */
+	tracepoint_synchronize_unregister();
+	for (i = 0; i < ARRAY_SIZE(kvm_hooks); i++) {
+		kvm_hooks[i].tp = NULL;
+		kvm_hooks[i].err = -ENOENT;
+		kvm_hooks[i].reason = "KVM is not loaded";
+	}
+}
+
 static void kvm_module_coming(struct tp_module *tp_mod)
 {
 	struct module *mod = tp_mod->mod;
 	unsigned int i;
 
 	lockdep_assert_held(&pcopy_kvm_lock);
-
-	for (i = 0; i < mod->num_tracepoints; i++) {
-		struct tracepoint *tp = tracepoint_ptr_deref(&mod->tracepoints_ptrs[i]);
-
-		if (!strcmp(tp->name, "kvm_dirty_ring_push"))
-			tp_dirty_ring_push = tp;
-		else if (!strcmp(tp->name, "kvm_entry"))
-			tp_kvm_entry = tp;
-		else if (!strcmp(tp->name, "kvm_dirty_ring_reset"))
-			tp_dirty_ring_reset = tp;
-	}
+	for (i = 0; i < mod->num_tracepoints; i++)
+		hooks_found(tracepoint_ptr_deref(&mod->tracepoints_ptrs[i]));
 	kvm_mod = mod;
-	if (tp_kvm_entry &&
-	    tracepoint_probe_register(tp_kvm_entry, kvm_entry_probe, NULL)) {
-		pr_warn("cannot attach to kvm_entry: vCPU mapping disabled\n");
-		tp_kvm_entry = NULL;
-	}
-	if (tp_dirty_ring_push &&
-	    tracepoint_probe_register(tp_dirty_ring_push, kvm_dirty_push_probe, NULL)) {
-		pr_warn("cannot attach to kvm_dirty_ring_push: dirty harvest disabled\n");
-		tp_dirty_ring_push = NULL;
-	}
-	if (tp_dirty_ring_reset &&
-	    tracepoint_probe_register(tp_dirty_ring_reset, kvm_dirty_reset_probe, NULL)) {
-		pr_warn("cannot attach to kvm_dirty_ring_reset: no reset records\n");
-		tp_dirty_ring_reset = NULL;
-	}
-	pr_info("kvm loaded: dirty ring hook %s, vcpu map %s\n",
-		tp_dirty_ring_push ? "available" : "missing",
-		tp_kvm_entry ? "available" : "missing");
-}
-
-static void kvm_module_going(void)
-{
-	lockdep_assert_held(&pcopy_kvm_lock);
-
-	if (tp_kvm_entry)
-		tracepoint_probe_unregister(tp_kvm_entry, kvm_entry_probe, NULL);
-	if (tp_dirty_ring_push)
-		tracepoint_probe_unregister(tp_dirty_ring_push, kvm_dirty_push_probe, NULL);
-	if (tp_dirty_ring_reset)
-		tracepoint_probe_unregister(tp_dirty_ring_reset, kvm_dirty_reset_probe, NULL);
-	/* no probe may still run when kvm's (or our) text goes away */
-	tracepoint_synchronize_unregister();
-	kvm_mod = NULL;
-	tp_dirty_ring_push = NULL;
-	tp_dirty_ring_reset = NULL;
-	tp_kvm_entry = NULL;
-	pr_info("kvm unloaded\n");
+	hooks_attach("kvm loaded");
 }
 
 static int kvm_tp_notify(struct notifier_block *nb, unsigned long val,
@@ -161,10 +210,13 @@ static int kvm_tp_notify(struct notifier_block *nb, unsigned long val,
 		return NOTIFY_DONE;
 
 	mutex_lock(&pcopy_kvm_lock);
-	if (val == MODULE_STATE_COMING)
+	if (val == MODULE_STATE_COMING && !kvm_builtin) {
 		kvm_module_coming(tp_mod);
-	else if (val == MODULE_STATE_GOING && kvm_mod == tp_mod->mod)
-		kvm_module_going();
+	} else if (val == MODULE_STATE_GOING && kvm_mod == tp_mod->mod) {
+		hooks_detach();
+		kvm_mod = NULL;
+		pr_info("kvm unloaded\n");
+	}
 	mutex_unlock(&pcopy_kvm_lock);
 	return NOTIFY_OK;
 }
@@ -173,28 +225,94 @@ static struct notifier_block kvm_tp_nb = {
 	.notifier_call = kvm_tp_notify,
 };
 
+static void kernel_tp_found(struct tracepoint *tp, void *priv)
+{
+	bool *any = priv;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(kvm_hooks); i++)
+		if (!strcmp(tp->name, kvm_hooks[i].tp_name))
+			*any = true;
+	hooks_found(tp);
+}
+
 u64 pcopy_kvm_features(void)
 {
+	unsigned int i;
 	u64 f = 0;
 
 	mutex_lock(&pcopy_kvm_lock);
-	if (kvm_mod)
+	if (kvm_mod || kvm_builtin)
 		f |= PCOPY_FEAT_KVM;
-	if (tp_dirty_ring_push)
-		f |= PCOPY_FEAT_DIRTY_RING_HOOK;
-	if (tp_kvm_entry)
-		f |= PCOPY_FEAT_VCPU_MAP;
+	for (i = 0; i < ARRAY_SIZE(kvm_hooks); i++)
+		if (kvm_hooks[i].tp)
+			f |= kvm_hooks[i].feature;
 	mutex_unlock(&pcopy_kvm_lock);
 	return f;
 }
 
+/* For status: call @fn for each KVM hook with its state. */
+int pcopy_kvm_hooks(int (*fn)(void *arg, const char *name, u64 feature,
+			      int err, const char *reason), void *arg)
+{
+	unsigned int i;
+	int ret = 0;
+
+	mutex_lock(&pcopy_kvm_lock);
+	for (i = 0; i < ARRAY_SIZE(kvm_hooks) && !ret; i++) {
+		const struct kvm_hook *h = &kvm_hooks[i];
+
+		ret = fn(arg, h->tp_name, h->feature, h->tp ? 0 : h->err,
+			 h->tp ? NULL : h->reason);
+	}
+	mutex_unlock(&pcopy_kvm_lock);
+	return ret;
+}
+
 int pcopy_kvm_init(void)
 {
+	bool builtin = false;
+	unsigned int i;
+
+	/*
+	 * Our probes against the kernel's own declarations; only the types
+	 * are used, so nothing links against the unexported tracepoints.
+	 */
+	BUILD_BUG_ON(!__same_type(&register_trace_kvm_dirty_ring_push,
+				  int (*)(void (*)(void *, struct kvm_dirty_ring *, u32, u64),
+					  void *)));
+	BUILD_BUG_ON(!__same_type(&register_trace_kvm_dirty_ring_reset,
+				  int (*)(void (*)(void *, struct kvm_dirty_ring *),
+					  void *)));
+	BUILD_BUG_ON(!__same_type(&kvm_dirty_push_probe,
+				  void (*)(void *, struct kvm_dirty_ring *, u32, u64)));
+	BUILD_BUG_ON(!__same_type(&kvm_dirty_reset_probe,
+				  void (*)(void *, struct kvm_dirty_ring *)));
+
+	for (i = 0; i < ARRAY_SIZE(kvm_hooks); i++) {
+		kvm_hooks[i].err = -ENOENT;
+		kvm_hooks[i].reason = "KVM is not loaded";
+	}
+	/* KVM built in: its tracepoints are the kernel's own */
+	mutex_lock(&pcopy_kvm_lock);
+	for_each_kernel_tracepoint(kernel_tp_found, &builtin);
+	if (builtin) {
+		kvm_builtin = true;
+		hooks_attach("kvm built in");
+	}
+	mutex_unlock(&pcopy_kvm_lock);
+	if (builtin)
+		return 0;
 	/* Replays MODULE_STATE_COMING for a kvm.ko that is already loaded. */
 	return register_tracepoint_module_notifier(&kvm_tp_nb);
 }
 
 void pcopy_kvm_exit(void)
 {
-	unregister_tracepoint_module_notifier(&kvm_tp_nb);
+	mutex_lock(&pcopy_kvm_lock);
+	if (kvm_builtin)
+		hooks_detach();
+	mutex_unlock(&pcopy_kvm_lock);
+	if (!kvm_builtin)
+		unregister_tracepoint_module_notifier(&kvm_tp_nb);
 }

@@ -20,6 +20,10 @@ u64 pcopy_features(void)
 
 	if (pcopy_uffd_available())
 		f |= PCOPY_FEAT_UFFD_HOOK;
+	if (!pcopy_uffd_post_error())
+		f |= PCOPY_FEAT_MISSED_HOOK;
+	if (!pcopy_uffd_wake_error())
+		f |= PCOPY_FEAT_WAKE_HOOK;
 	return f;
 }
 

@@ -38,6 +38,11 @@ static const struct nla_policy pcopy_policy[PCOPY_A_MAX + 1] = {
 	[PCOPY_A_HIST_US]	 = { .type = NLA_REJECT },
 	[PCOPY_A_TRUNCATED]	 = { .type = NLA_REJECT },
 	[PCOPY_A_END_REASON]	 = { .type = NLA_REJECT },
+	[PCOPY_A_UFFD_MAXACTIVE] = { .type = NLA_REJECT },
+	[PCOPY_A_UFFD_MISSED]	 = { .type = NLA_REJECT },
+	[PCOPY_A_PROBE_MISSED]	 = { .type = NLA_REJECT },
+	[PCOPY_A_HOOKS]		 = { .type = NLA_REJECT },
+	[PCOPY_A_HOOK]		 = { .type = NLA_REJECT },
 };
 
 static struct genl_family pcopy_family;
@@ -45,7 +50,9 @@ static struct genl_family pcopy_family;
 enum { PCOPY_MCGRP_EVENTS_IDX };
 
 static const struct genl_multicast_group pcopy_mcgrps[] = {
-	[PCOPY_MCGRP_EVENTS_IDX] = { .name = PCOPY_MCGRP_EVENTS },
+	/* events name host pids and carry statistics: admins only */
+	[PCOPY_MCGRP_EVENTS_IDX] = { .name = PCOPY_MCGRP_EVENTS,
+				     .flags = GENL_MCAST_CAP_NET_ADMIN },
 };
 
 /*
@@ -61,6 +68,41 @@ static const struct genl_multicast_group pcopy_mcgrps[] = {
 
 /* Set at unload, under pcopy_sessions_lock: no new sessions from now on. */
 static bool pcopy_closing;
+
+static int put_hook(void *arg, const char *name, u64 feature, int err,
+		    const char *reason)
+{
+	struct sk_buff *msg = arg;
+	struct nlattr *h;
+
+	h = nla_nest_start(msg, PCOPY_A_HOOK);
+	if (!h ||
+	    nla_put_string(msg, PCOPY_HOOK_A_NAME, name) ||
+	    nla_put_u64_64bit(msg, PCOPY_HOOK_A_FEATURE, feature, PCOPY_HOOK_A_PAD) ||
+	    (err && nla_put_u32(msg, PCOPY_HOOK_A_ERROR, (u32)err)) ||
+	    (err && reason && nla_put_string(msg, PCOPY_HOOK_A_REASON, reason)))
+		return -EMSGSIZE;
+	nla_nest_end(msg, h);
+	return 0;
+}
+
+static int put_hooks(struct sk_buff *msg)
+{
+	struct nlattr *nest;
+
+	nest = nla_nest_start(msg, PCOPY_A_HOOKS);
+	if (!nest ||
+	    put_hook(msg, "handle_userfault", PCOPY_FEAT_UFFD_HOOK,
+		     pcopy_uffd_probe_error(), "register_kretprobe failed") ||
+	    put_hook(msg, "handle_userfault (post)", PCOPY_FEAT_MISSED_HOOK,
+		     pcopy_uffd_post_error(), "register_kprobe failed") ||
+	    put_hook(msg, "userfaultfd_wake_function", PCOPY_FEAT_WAKE_HOOK,
+		     pcopy_uffd_wake_error(), "register_kretprobe failed") ||
+	    pcopy_kvm_hooks(put_hook, msg))
+		return -EMSGSIZE;
+	nla_nest_end(msg, nest);
+	return 0;
+}
 
 static int pcopy_nl_get_info(struct sk_buff *skb, struct genl_info *info)
 {
@@ -80,7 +122,13 @@ static int pcopy_nl_get_info(struct sk_buff *skb, struct genl_info *info)
 	    nla_put_u64_64bit(msg, PCOPY_A_FEATURES, pcopy_features(),
 			      PCOPY_A_PAD) ||
 	    nla_put_u64_64bit(msg, PCOPY_A_FEATURES_KNOWN, __PCOPY_FEAT_ALL,
-			      PCOPY_A_PAD))
+			      PCOPY_A_PAD) ||
+	    nla_put_u32(msg, PCOPY_A_UFFD_MAXACTIVE, pcopy_uffd_maxactive()) ||
+	    nla_put_u64_64bit(msg, PCOPY_A_UFFD_MISSED, pcopy_uffd_missed(),
+			      PCOPY_A_PAD) ||
+	    nla_put_u64_64bit(msg, PCOPY_A_PROBE_MISSED, pcopy_probe_missed(),
+			      PCOPY_A_PAD) ||
+	    put_hooks(msg))
 		goto err_size;
 
 	genlmsg_end(msg, hdr);
@@ -134,7 +182,10 @@ static int put_stats(struct sk_buff *skb, const struct pcopy_snapshot *snap)
 	    nla_put_u64_64bit(skb, PCOPY_STATS_A_ELAPSED_NS, snap->now - st->start,
 			      PCOPY_STATS_A_PAD) ||
 	    nla_put_u64_64bit(skb, PCOPY_STATS_A_DIRTY_PAGES, st->dirty, PCOPY_STATS_A_PAD) ||
-	    nla_put_u64_64bit(skb, PCOPY_STATS_A_DIRTY_RATE, st->dirty_rate, PCOPY_STATS_A_PAD)) {
+	    nla_put_u64_64bit(skb, PCOPY_STATS_A_DIRTY_RATE, st->dirty_rate, PCOPY_STATS_A_PAD) ||
+	    nla_put_u64_64bit(skb, PCOPY_STATS_A_MISSED, st->missed, PCOPY_STATS_A_PAD) ||
+	    nla_put_u64_64bit(skb, PCOPY_STATS_A_THREADS_DROPPED, st->threads_dropped,
+			      PCOPY_STATS_A_PAD)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
 	}
@@ -173,13 +224,14 @@ static int put_vcpus(struct sk_buff *skb, const struct pcopy_snapshot *snap,
 	for (i = 0; i < PCOPY_MAX_VCPUS; i++) {
 		const struct pcopy_vcpu_stats *v = &snap->vcpus[i];
 
-		if (!v->known)
+		if (!v->seen)
 			continue;
 		e = nla_nest_start(skb, PCOPY_A_VCPU_ENTRY);
 		if (!e ||
 		    nla_put_u32(skb, PCOPY_VCPU_A_INDEX, i) ||
 		    nla_put_u32(skb, PCOPY_VCPU_A_TID, id_for_reader(v->tid, caller_ns)) ||
 		    (v->explicit && nla_put_flag(skb, PCOPY_VCPU_A_EXPLICIT)) ||
+		    (!v->known && nla_put_flag(skb, PCOPY_VCPU_A_DETACHED)) ||
 		    nla_put_u64_64bit(skb, PCOPY_VCPU_A_FAULTS, v->faults, PCOPY_VCPU_A_PAD) ||
 		    nla_put_u64_64bit(skb, PCOPY_VCPU_A_LATENCY_SUM_NS, v->lat_sum,
 				      PCOPY_VCPU_A_PAD) ||
@@ -234,7 +286,11 @@ static int fill_session(struct sk_buff *skb, const struct pcopy_snapshot *snap,
 static size_t session_msg_size(const struct pcopy_snapshot *snap)
 {
 	/* stats and histograms fit in 4 KiB; a vCPU entry takes under 160 B */
-	return 4096 + (size_t)snap->st.known_vcpus * 160;
+	unsigned int i, n = 0;
+
+	for (i = 0; i < PCOPY_MAX_VCPUS; i++)
+		n += snap->vcpus[i].seen;
+	return 4096 + (size_t)n * 170;
 }
 
 static struct pcopy_snapshot *snapshot_alloc(void)
@@ -252,6 +308,7 @@ static int reply_session(struct genl_info *info, struct pcopy_session *s, u8 cmd
 	snap = snapshot_alloc();
 	if (!snap)
 		return -ENOMEM;
+	pcopy_session_prune_threads(s);
 	pcopy_stats_snapshot(s, snap);
 	msg = genlmsg_new(session_msg_size(snap), GFP_KERNEL);
 	if (!msg) {
@@ -342,6 +399,7 @@ static int pcopy_nl_session_del(struct sk_buff *skb, struct genl_info *info)
 	mutex_lock(&pcopy_sessions_lock);
 	pcopy_session_end(s, PCOPY_END_DELETED);
 	mutex_unlock(&pcopy_sessions_lock);
+	pcopy_session_end_sync(s);
 	pcopy_session_put(s);
 	return 0;
 }
@@ -448,7 +506,10 @@ static int pcopy_nl_set_vcpu(struct sk_buff *skb, struct genl_info *info)
 		ret = -ESRCH;
 		goto out;
 	}
-	ret = pcopy_session_set_vcpu(s, task_pid_nr(task), vcpu, true);
+	pcopy_session_prune_threads(s);
+	ret = pcopy_session_set_vcpu(s, task, vcpu);
+	if (ret == -ENOSPC)
+		NL_SET_ERR_MSG(info->extack, "thread table of the session is full");
 out:
 	if (task)
 		put_task_struct(task);
@@ -505,12 +566,15 @@ static struct genl_family pcopy_family __ro_after_init = {
 	.n_mcgrps = ARRAY_SIZE(pcopy_mcgrps),
 };
 
+/*
+ * Events go to the initial network namespace only: they name processes by
+ * host pid, which a container's listener has no business seeing.  -ESRCH
+ * only means nobody listens.
+ */
 static void notify(struct sk_buff *msg)
 {
-	/* -ESRCH only means nobody listens; the netns walk needs RCU */
-	rcu_read_lock();
-	genlmsg_multicast_allns(&pcopy_family, msg, 0, PCOPY_MCGRP_EVENTS_IDX);
-	rcu_read_unlock();
+	genlmsg_multicast(&pcopy_family, msg, 0, PCOPY_MCGRP_EVENTS_IDX,
+			  GFP_KERNEL);
 }
 
 void pcopy_netlink_notify_new(struct pcopy_session *s)

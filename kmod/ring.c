@@ -5,10 +5,15 @@
  * this file is the producer.
  *
  * Producers are the fault hooks and KVM's dirty-ring tracepoint, in any
- * task, with preemption or interrupts off: they take ring->lock (never
- * contended for long), never sleep and never wait for the consumer.  A
- * record that does not fit is dropped and counted, and a LOST record
- * carries the exact count as soon as there is room again.
+ * task, with preemption or interrupts off (KVM fires some from
+ * kvm_sched_out(), under the runqueue lock): they take raw spinlocks only,
+ * never sleep, never print and never wait for the consumer.  A record that
+ * does not fit is dropped and counted, and a LOST record carries the exact
+ * count as soon as there is room again.
+ *
+ * Dirty GFNs are batched per vCPU, in a batch only that vCPU's thread
+ * fills, so a dirtied page takes one uncontended lock; ring->lock is taken
+ * once per batch of DIRTY_BATCH_GFNS.
  *
  * The one piece of memory the consumer writes, consumer_pos, is read once
  * per record under the lock and validated before use.  Wake-ups go through
@@ -32,9 +37,13 @@
 #include "internal.h"
 
 #define DIRTY_BATCH_GFNS 32
-#define DIRTY_BATCHES 8
 
+/*
+ * One per vCPU id below PCOPY_MAX_VCPUS (higher ids go one GFN a record).
+ * The lock is the owner's in practice: others take it only to flush.
+ */
 struct dirty_batch {
+	raw_spinlock_t lock;
 	u32 vcpu;
 	u32 count;
 	u64 first_ns;			/* coarse time of the first GFN */
@@ -51,7 +60,7 @@ struct pcopy_ring {
 	u32 watermark;
 	u32 flags;			/* enum pcopy_ring_bind_flags */
 
-	spinlock_t lock;		/* the producer side, all below */
+	raw_spinlock_t lock;		/* the producer side, all below */
 	u64 prod;			/* authoritative producer position */
 	u64 woken_cons;			/* consumer position at the last wake */
 	bool woken;
@@ -61,7 +70,7 @@ struct pcopy_ring {
 	u64 lost_records, lost_gfns;
 	u64 pend_records, pend_gfns;
 	u64 consumer_errors;
-	struct dirty_batch batch[DIRTY_BATCHES];
+	struct dirty_batch *batch;	/* PCOPY_MAX_VCPUS, vmalloc()ed */
 
 	wait_queue_head_t wq;
 	struct irq_work wake_work;
@@ -113,11 +122,10 @@ static u64 ring_cons(struct pcopy_ring *r)
 
 	lockdep_assert_held(&r->lock);
 	if ((cons & 7) || r->prod - cons > r->size) {
+		/* no printk here: we may be under the runqueue lock */
 		if (!r->cons_invalid) {
 			r->cons_invalid = true;
 			r->consumer_errors++;
-			pr_warn_ratelimited("pid %d: ring consumer position %#llx is invalid (producer at %#llx)\n",
-					    r->s->tgid, cons, r->prod);
 		}
 		return U64_MAX;
 	}
@@ -230,22 +238,68 @@ void pcopy_ring_fault(struct pcopy_session *s, const struct pcopy_fault *f,
 	rcu_read_lock();
 	r = rcu_dereference(s->ring);
 	if (r && (r->flags & PCOPY_RING_BIND_FAULTS)) {
-		spin_lock_irqsave(&r->lock, irqf);
+		raw_spin_lock_irqsave(&r->lock, irqf);
 		ring_write(r, &rec, sizeof(rec), 1, 0);
-		spin_unlock_irqrestore(&r->lock, irqf);
+		raw_spin_unlock_irqrestore(&r->lock, irqf);
 	}
 	rcu_read_unlock();
 }
 
+/* Report pending drops now, if there is room for the LOST record. */
+static void ring_report_lost(struct pcopy_ring *r)
+{
+	struct pcopy_rec_lost *l;
+	u64 cons;
+
+	lockdep_assert_held(&r->lock);
+	if (!r->pend_records && !r->pend_gfns)
+		return;
+	cons = ring_cons(r);
+	l = r->eof ? NULL : ring_reserve(r, sizeof(*l), cons);
+	if (l) {
+		l->hdr = (struct pcopy_rec_hdr){ .len = sizeof(*l), .type = PCOPY_REC_LOST };
+		l->records = r->pend_records;
+		l->gfns = r->pend_gfns;
+		r->pend_records = 0;
+		r->pend_gfns = 0;
+	}
+	ring_commit(r, cons);
+}
+
+/*
+ * @records fault records of @s were never produced (the probe missed
+ * them): account them as lost, with a LOST record right away.
+ */
+void pcopy_ring_lost(struct pcopy_session *s, u64 records)
+{
+	struct pcopy_ring *r;
+	unsigned long irqf;
+
+	rcu_read_lock();
+	r = rcu_dereference(s->ring);
+	if (r && (r->flags & PCOPY_RING_BIND_FAULTS)) {
+		raw_spin_lock_irqsave(&r->lock, irqf);
+		if (!r->eof) {
+			r->pend_records += records;
+			r->lost_records += records;
+			ring_report_lost(r);
+		}
+		raw_spin_unlock_irqrestore(&r->lock, irqf);
+	}
+	rcu_read_unlock();
+}
+
+/* Emit @b's GFNs as one record.  Called with b->lock; takes r->lock. */
 static void batch_flush(struct pcopy_ring *r, struct dirty_batch *b)
 {
 	struct {
 		struct pcopy_rec_dirty rec;
 		struct pcopy_dirty_gfn gfns[DIRTY_BATCH_GFNS];
 	} out;
+	unsigned long irqf;
 	u32 len;
 
-	lockdep_assert_held(&r->lock);
+	lockdep_assert_held(&b->lock);
 	if (!b->count)
 		return;
 	len = sizeof(out.rec) + b->count * sizeof(out.gfns[0]);
@@ -255,8 +309,20 @@ static void batch_flush(struct pcopy_ring *r, struct dirty_batch *b)
 	/* per batch, and coarse: see pcopy_stats_dirty() */
 	out.rec.time_ns = ktime_get_coarse_ns();
 	memcpy(out.gfns, b->gfns, b->count * sizeof(out.gfns[0]));
+	raw_spin_lock_irqsave(&r->lock, irqf);
 	ring_write(r, &out, len, 0, b->count);
+	raw_spin_unlock_irqrestore(&r->lock, irqf);
 	b->count = 0;
+}
+
+/* A record that counts as one lost record if dropped; takes r->lock. */
+static void ring_write_locked(struct pcopy_ring *r, const void *src, u32 len)
+{
+	unsigned long irqf;
+
+	raw_spin_lock_irqsave(&r->lock, irqf);
+	ring_write(r, src, len, 1, 0);
+	raw_spin_unlock_irqrestore(&r->lock, irqf);
 }
 
 /* One GFN KVM pushed to vCPU @vcpu's dirty ring; RCU read side held. */
@@ -269,19 +335,36 @@ void pcopy_ring_dirty(struct pcopy_session *s, u32 vcpu, u32 slot, u64 offset,
 
 	if (!r || !(r->flags & PCOPY_RING_BIND_DIRTY))
 		return;
-	b = &r->batch[vcpu % DIRTY_BATCHES];
-	spin_lock_irqsave(&r->lock, irqf);
-	if (b->count && b->vcpu != vcpu)
-		batch_flush(r, b);
+	if (vcpu >= PCOPY_MAX_VCPUS) {
+		/* no batch of its own: a record of one GFN */
+		struct {
+			struct pcopy_rec_dirty rec;
+			struct pcopy_dirty_gfn gfn;
+		} one = {
+			.rec.hdr = { .len = sizeof(one), .type = PCOPY_REC_DIRTY },
+			.rec.vcpu = vcpu,
+			.rec.count = 1,
+			.rec.time_ns = ktime_get_coarse_ns(),
+			.gfn = { .slot = slot, .seq = seq, .offset = offset },
+		};
+
+		raw_spin_lock_irqsave(&r->lock, irqf);
+		ring_write(r, &one, sizeof(one), 0, 1);
+		raw_spin_unlock_irqrestore(&r->lock, irqf);
+		return;
+	}
+	b = &r->batch[vcpu];
+	raw_spin_lock_irqsave(&b->lock, irqf);
 	b->vcpu = vcpu;
 	if (!b->count)
-		b->first_ns = ktime_get_coarse_ns();
+		WRITE_ONCE(b->first_ns, ktime_get_coarse_ns());
 	b->gfns[b->count].slot = slot;
 	b->gfns[b->count].seq = seq;
 	b->gfns[b->count].offset = offset;
-	if (++b->count == DIRTY_BATCH_GFNS)
+	WRITE_ONCE(b->count, b->count + 1);
+	if (b->count == DIRTY_BATCH_GFNS)
 		batch_flush(r, b);
-	spin_unlock_irqrestore(&r->lock, irqf);
+	raw_spin_unlock_irqrestore(&b->lock, irqf);
 }
 
 /*
@@ -297,19 +380,22 @@ void pcopy_ring_dirty_reset(struct pcopy_session *s, u32 vcpu, u32 reset_index)
 		.vcpu = vcpu,
 		.reset_index = reset_index,
 	};
-	struct dirty_batch *b;
-	unsigned long irqf;
+	unsigned long bf;
 
 	if (!r || !(r->flags & PCOPY_RING_BIND_DIRTY))
 		return;
-	b = &r->batch[vcpu % DIRTY_BATCHES];
 	rec.time_ns = ktime_get_coarse_ns();
-	spin_lock_irqsave(&r->lock, irqf);
-	if (b->count && b->vcpu == vcpu)
+	if (vcpu < PCOPY_MAX_VCPUS) {
+		struct dirty_batch *b = &r->batch[vcpu];
+
+		/* the batch lock keeps new pushes behind the reset record */
+		raw_spin_lock_irqsave(&b->lock, bf);
 		batch_flush(r, b);
-	/* dropped resets are counted as records */
-	ring_write(r, &rec, sizeof(rec), 1, 0);
-	spin_unlock_irqrestore(&r->lock, irqf);
+		ring_write_locked(r, &rec, sizeof(rec));
+		raw_spin_unlock_irqrestore(&b->lock, bf);
+	} else {
+		ring_write_locked(r, &rec, sizeof(rec));
+	}
 }
 
 /*
@@ -325,42 +411,37 @@ void pcopy_ring_vcpu_entry(struct pcopy_session *s, u32 vcpu)
 	struct dirty_batch *b;
 	unsigned long irqf;
 
-	if (!r)
+	if (!r || !(r->flags & PCOPY_RING_BIND_DIRTY))
 		return;
-	b = &r->batch[vcpu % DIRTY_BATCHES];
+	b = &r->batch[vcpu];
 	/* racy peek: the common case is an empty or young batch */
-	if (!READ_ONCE(b->count) || READ_ONCE(b->vcpu) != vcpu ||
+	if (!READ_ONCE(b->count) ||
 	    ktime_get_coarse_ns() - READ_ONCE(b->first_ns) < TICK_NSEC)
 		return;
-	spin_lock_irqsave(&r->lock, irqf);
-	if (b->count && b->vcpu == vcpu)
-		batch_flush(r, b);
-	spin_unlock_irqrestore(&r->lock, irqf);
+	raw_spin_lock_irqsave(&b->lock, irqf);
+	batch_flush(r, b);
+	raw_spin_unlock_irqrestore(&b->lock, irqf);
 }
 
+/* Process context: every batch, then pending drops. */
 static void ring_flush(struct pcopy_ring *r)
 {
 	unsigned long irqf;
 	unsigned int i;
 
-	spin_lock_irqsave(&r->lock, irqf);
-	for (i = 0; i < DIRTY_BATCHES; i++)
-		batch_flush(r, &r->batch[i]);
-	/* report pending drops now if there is room for the LOST record */
-	if (r->pend_records || r->pend_gfns) {
-		u64 cons = ring_cons(r);
-		struct pcopy_rec_lost *l = r->eof ? NULL : ring_reserve(r, sizeof(*l), cons);
+	for (i = 0; i < PCOPY_MAX_VCPUS; i++) {
+		struct dirty_batch *b = &r->batch[i];
 
-		if (l) {
-			l->hdr = (struct pcopy_rec_hdr){ .len = sizeof(*l), .type = PCOPY_REC_LOST };
-			l->records = r->pend_records;
-			l->gfns = r->pend_gfns;
-			r->pend_records = 0;
-			r->pend_gfns = 0;
-		}
-		ring_commit(r, cons);
+		if (!READ_ONCE(b->count))
+			continue;
+		raw_spin_lock_irqsave(&b->lock, irqf);
+		batch_flush(r, b);
+		raw_spin_unlock_irqrestore(&b->lock, irqf);
+		cond_resched();
 	}
-	spin_unlock_irqrestore(&r->lock, irqf);
+	raw_spin_lock_irqsave(&r->lock, irqf);
+	ring_report_lost(r);
+	raw_spin_unlock_irqrestore(&r->lock, irqf);
 }
 
 /*
@@ -378,10 +459,10 @@ void pcopy_ring_session_end(struct pcopy_session *s)
 	if (!r)
 		return;
 	ring_flush(r);
-	spin_lock_irqsave(&r->lock, irqf);
+	raw_spin_lock_irqsave(&r->lock, irqf);
 	r->eof = true;
 	ring_publish_counters(r);
-	spin_unlock_irqrestore(&r->lock, irqf);
+	raw_spin_unlock_irqrestore(&r->lock, irqf);
 	wake_up_interruptible_poll(&r->wq, EPOLLIN | EPOLLHUP);
 }
 
@@ -390,6 +471,7 @@ static int ring_bind(struct ring_file *rf, struct pcopy_ring_bind __user *ubind)
 	struct pcopy_ring_bind b;
 	struct pcopy_session *s;
 	struct pcopy_ring *r;
+	unsigned int i;
 	u64 size;
 	int ret;
 
@@ -407,6 +489,13 @@ static int ring_bind(struct ring_file *rf, struct pcopy_ring_bind __user *ubind)
 	r = kzalloc(sizeof(*r), GFP_KERNEL);
 	if (!r)
 		return -ENOMEM;
+	r->batch = vzalloc(array_size(PCOPY_MAX_VCPUS, sizeof(*r->batch)));
+	if (!r->batch) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
+	for (i = 0; i < PCOPY_MAX_VCPUS; i++)
+		raw_spin_lock_init(&r->batch[i].lock);
 	r->area = vmalloc_user((2 + (size_t)b.data_pages) << PAGE_SHIFT);
 	if (!r->area) {
 		ret = -ENOMEM;
@@ -418,7 +507,7 @@ static int ring_bind(struct ring_file *rf, struct pcopy_ring_bind __user *ubind)
 	r->size = size;
 	r->watermark = b.watermark;
 	r->flags = b.flags;
-	spin_lock_init(&r->lock);
+	raw_spin_lock_init(&r->lock);
 	init_waitqueue_head(&r->wq);
 	init_irq_work(&r->wake_work, ring_wake_fn);
 	r->hdr->version = PCOPY_RING_VERSION;
@@ -426,6 +515,7 @@ static int ring_bind(struct ring_file *rf, struct pcopy_ring_bind __user *ubind)
 	r->hdr->data_offset = PAGE_SIZE;
 	r->hdr->data_size = size;
 	r->hdr->watermark = b.watermark;
+	r->hdr->page_size = PAGE_SIZE;
 
 	mutex_lock(&rf->lock);
 	if (rf->ring) {
@@ -446,7 +536,8 @@ static int ring_bind(struct ring_file *rf, struct pcopy_ring_bind __user *ubind)
 	r->s = s;
 	rcu_assign_pointer(s->ring, r);
 	mutex_unlock(&pcopy_sessions_lock);
-	rf->ring = r;
+	/* pairs with smp_load_acquire() in ring_poll() */
+	smp_store_release(&rf->ring, r);
 	mutex_unlock(&rf->lock);
 	return 0;
 
@@ -454,8 +545,9 @@ err_unlock:
 	mutex_unlock(&pcopy_sessions_lock);
 err_unlock_file:
 	mutex_unlock(&rf->lock);
-	vfree(r->area);
 err_free:
+	vfree(r->area);
+	vfree(r->batch);
 	kfree(r);
 	return ret;
 }
@@ -483,21 +575,20 @@ static int ring_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct ring_file *rf = file->private_data;
 	unsigned long len = vma->vm_end - vma->vm_start;
-	unsigned long off = vma->vm_pgoff << PAGE_SHIFT;
 	struct pcopy_ring *r;
 	int ret = -EINVAL;
 
 	mutex_lock(&rf->lock);
 	r = rf->ring;
 	if (!r || !(vma->vm_flags & VM_SHARED) ||
-	    vma->vm_pgoff > (PCOPY_RING_OFF_PRODUCER >> PAGE_SHIFT))
+	    vma->vm_pgoff > PCOPY_RING_PGOFF_PRODUCER)
 		goto out;
-	if (off == PCOPY_RING_OFF_CONSUMER) {
+	if (vma->vm_pgoff == PCOPY_RING_PGOFF_CONSUMER) {
 		if (len != PAGE_SIZE ||
 		    (vma->vm_flags & (VM_READ | VM_WRITE)) != (VM_READ | VM_WRITE))
 			goto out;
 		ret = remap_vmalloc_range(vma, r->area, 0);
-	} else if (off == PCOPY_RING_OFF_PRODUCER) {
+	} else {
 		if (len != PAGE_SIZE + r->size || (vma->vm_flags & VM_WRITE))
 			goto out;
 		/* and never later, through mprotect() */
@@ -512,7 +603,8 @@ out:
 static __poll_t ring_poll(struct file *file, struct poll_table_struct *pt)
 {
 	struct ring_file *rf = file->private_data;
-	struct pcopy_ring *r = READ_ONCE(rf->ring);
+	/* pairs with smp_store_release() in ring_bind() */
+	struct pcopy_ring *r = smp_load_acquire(&rf->ring);
 	__poll_t mask = 0;
 	unsigned long irqf;
 	u64 cons;
@@ -520,7 +612,7 @@ static __poll_t ring_poll(struct file *file, struct poll_table_struct *pt)
 	if (!r)
 		return EPOLLERR;
 	poll_wait(file, &r->wq, pt);
-	spin_lock_irqsave(&r->lock, irqf);
+	raw_spin_lock_irqsave(&r->lock, irqf);
 	cons = ring_cons(r);
 	if (cons == U64_MAX)
 		mask |= EPOLLERR;
@@ -531,7 +623,7 @@ static __poll_t ring_poll(struct file *file, struct poll_table_struct *pt)
 	/* re-arm: the next record above the watermark wakes us again */
 	r->woken = false;
 	ring_publish_counters(r);
-	spin_unlock_irqrestore(&r->lock, irqf);
+	raw_spin_unlock_irqrestore(&r->lock, irqf);
 	return mask;
 }
 
@@ -565,6 +657,7 @@ static int ring_release(struct inode *inode, struct file *file)
 		irq_work_sync(&r->wake_work);
 		pcopy_session_put(r->s);
 		vfree(r->area);
+		vfree(r->batch);
 		kfree(r);
 	}
 	kfree(rf);
@@ -576,6 +669,8 @@ static const struct file_operations ring_fops = {
 	.open		= ring_open,
 	.release	= ring_release,
 	.unlocked_ioctl	= ring_ioctl,
+	/* the argument is a pointer to a layout-neutral struct, or none */
+	.compat_ioctl	= compat_ptr_ioctl,
 	.mmap		= ring_mmap,
 	.poll		= ring_poll,
 	.llseek		= noop_llseek,
@@ -591,7 +686,8 @@ static struct miscdevice ring_dev = {
 int __init pcopy_ring_init(void)
 {
 	BUILD_BUG_ON(sizeof(struct pcopy_ring_header) > PAGE_SIZE);
-	BUILD_BUG_ON(PCOPY_RING_OFF_PRODUCER != PAGE_SIZE);
+	BUILD_BUG_ON(sizeof(struct pcopy_ring_header) != 104);
+	BUILD_BUG_ON(sizeof(struct pcopy_ring_bind) != 32);
 	BUILD_BUG_ON(sizeof(struct pcopy_rec_fault) % 8);
 	BUILD_BUG_ON(sizeof(struct pcopy_rec_dirty) % 8);
 	BUILD_BUG_ON(sizeof(struct pcopy_rec_lost) % 8);

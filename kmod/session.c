@@ -46,11 +46,13 @@ static DEFINE_SPINLOCK(all_sessions_lock);
 
 static struct workqueue_struct *pcopy_wq;
 
+/* Under rcu_read_lock() (the hooks) or pcopy_sessions_lock. */
 struct pcopy_session *pcopy_session_find_mm(struct mm_struct *mm)
 {
 	struct pcopy_session *s;
 
-	hash_for_each_possible_rcu(sessions_by_mm, s, mm_node, (unsigned long)mm)
+	hash_for_each_possible_rcu(sessions_by_mm, s, mm_node, (unsigned long)mm,
+				   lockdep_is_held(&pcopy_sessions_lock))
 		if (s->mm == mm)
 			return s;
 	return NULL;
@@ -80,7 +82,7 @@ static void session_free(struct pcopy_session *s)
 	list_del(&s->all_node);
 	spin_unlock(&all_sessions_lock);
 
-	xa_destroy(&s->threads);
+	kvfree(s->thread_pool);
 	kvfree(s->vcpus);
 	mmdrop(s->mm);
 	put_pid(s->pid);
@@ -99,6 +101,23 @@ void pcopy_session_put(struct pcopy_session *s)
 	/* May run in a kretprobe handler: defer the free to process context. */
 	if (refcount_dec_and_test(&s->ref))
 		queue_rcu_work(pcopy_wq, &s->free_rwork);
+}
+
+/*
+ * The ring's EOF is set one grace period after the session left the
+ * tables, so that no hook that found the session is still producing; the
+ * wait happens here rather than under pcopy_sessions_lock.
+ */
+static void session_ring_end_work(struct work_struct *work)
+{
+	struct pcopy_session *s = container_of(to_rcu_work(work),
+					       struct pcopy_session,
+					       ring_end_rwork);
+
+	mutex_lock(&pcopy_sessions_lock);
+	pcopy_ring_session_end(s);
+	mutex_unlock(&pcopy_sessions_lock);
+	pcopy_session_put(s);
 }
 
 static void session_exit_work(struct work_struct *work)
@@ -134,6 +153,7 @@ struct pcopy_session *pcopy_session_new(struct pid *pid,
 	struct pcopy_session *s;
 	struct task_struct *task;
 	struct mm_struct *mm;
+	unsigned int i;
 	pid_t tgid;
 	int ret;
 
@@ -169,7 +189,9 @@ struct pcopy_session *pcopy_session_new(struct pid *pid,
 		goto err_mm;
 	}
 	s->vcpus = kvcalloc(PCOPY_MAX_VCPUS, sizeof(*s->vcpus), GFP_KERNEL);
-	if (!s->vcpus) {
+	s->thread_pool = kvcalloc(PCOPY_MAX_THREADS, sizeof(*s->thread_pool),
+				  GFP_KERNEL);
+	if (!s->vcpus || !s->thread_pool) {
 		ret = -ENOMEM;
 		goto err_free;
 	}
@@ -178,11 +200,16 @@ struct pcopy_session *pcopy_session_new(struct pid *pid,
 	s->tgid = tgid;
 	mmgrab(mm);
 	s->mm = mm;
-	spin_lock_init(&s->lock);
+	raw_spin_lock_init(&s->lock);
 	hash_init(s->faults);
-	xa_init(&s->threads);
+	hash_init(s->threads);
+	INIT_HLIST_HEAD(&s->free_threads);
+	for (i = 0; i < PCOPY_MAX_THREADS; i++)
+		hlist_add_head(&s->thread_pool[i].node, &s->free_threads);
+	atomic64_set(&s->dirty_other, 0);
 	INIT_WORK(&s->exit_work, session_exit_work);
 	INIT_RCU_WORK(&s->free_rwork, session_free_work);
+	INIT_RCU_WORK(&s->ring_end_rwork, session_ring_end_work);
 	init_waitqueue_func_entry(&s->exit_wait, session_exit_wake);
 	pcopy_stats_init(s);
 
@@ -204,8 +231,12 @@ struct pcopy_session *pcopy_session_new(struct pid *pid,
 		remove_wait_queue(&pid->wait_pidfd, &s->exit_wait);
 		xa_erase(&pcopy_sessions, tgid);
 		NL_SET_ERR_MSG(extack, "process is exiting");
-		/* not yet visible to any hook: free at once */
-		session_free(s);
+		/*
+		 * The exit may have woken us between the add and the remove:
+		 * then exit_work holds a reference of its own and will find
+		 * the session not live.  Drop ours; never free directly.
+		 */
+		pcopy_session_put(s);
 		mmput(mm);
 		return ERR_PTR(-ESRCH);
 	}
@@ -220,8 +251,9 @@ struct pcopy_session *pcopy_session_new(struct pid *pid,
 err_pid:
 	put_pid(s->pid);
 	mmdrop(s->mm);
-	kvfree(s->vcpus);
 err_free:
+	kvfree(s->thread_pool);
+	kvfree(s->vcpus);
 	kfree(s);
 err_mm:
 	mmput(mm);
@@ -239,55 +271,186 @@ void pcopy_session_end(struct pcopy_session *s, enum pcopy_end_reason why)
 	hash_del_rcu(&s->mm_node);
 	xa_erase(&pcopy_sessions, s->tgid);
 	atomic_dec(&pcopy_nr_sessions);
-	if (rcu_access_pointer(s->ring)) {
-		/* hooks that found the session finish before the ring's EOF */
-		synchronize_rcu();
-		pcopy_ring_session_end(s);
-	}
+	if (rcu_access_pointer(s->ring) && refcount_inc_not_zero(&s->ref))
+		queue_rcu_work(pcopy_wq, &s->ring_end_rwork);
 	remove_wait_queue(&s->pid->wait_pidfd, &s->exit_wait);
 	pcopy_debugfs_session_remove(s);
 	pcopy_netlink_notify_end(s, why);
 	pcopy_session_put(s);
 }
 
-/* Returns PCOPY_VCPU_NONE for a thread that is not a known vCPU. */
-u32 pcopy_session_thread_vcpu(struct pcopy_session *s, pid_t tid)
+/*
+ * After pcopy_session_end(), outside pcopy_sessions_lock: wait until the
+ * ring, if any, has its EOF, so a deleting caller sees it done.
+ */
+void pcopy_session_end_sync(struct pcopy_session *s)
 {
-	void *e = xa_load(&s->threads, tid);
+	might_sleep();
+	flush_rcu_work(&s->ring_end_rwork);
+}
 
-	return e ? xa_to_value(e) >> 1 : PCOPY_VCPU_NONE;
+static struct pcopy_thread *thread_find(struct pcopy_session *s, u32 tid)
+{
+	struct pcopy_thread *t;
+
+	lockdep_assert_held(&s->lock);
+	hash_for_each_possible(s->threads, t, node, tid)
+		if (t->tid == tid)
+			return t;
+	return NULL;
+}
+
+static void thread_drop(struct pcopy_session *s, struct pcopy_thread *t)
+{
+	lockdep_assert_held(&s->lock);
+	if (t->vcpu != PCOPY_VCPU_NONE)
+		pcopy_stats_vcpu_threads(s, t->vcpu, -1, 0, false);
+	hash_del(&t->node);
+	hlist_add_head(&t->node, &s->free_threads);
+}
+
+static struct pcopy_thread *thread_new(struct pcopy_session *s, u32 tid,
+				       u64 start_time)
+{
+	struct pcopy_thread *t;
+
+	lockdep_assert_held(&s->lock);
+	if (hlist_empty(&s->free_threads)) {
+		s->st.threads_dropped++;
+		return NULL;
+	}
+	t = hlist_entry(s->free_threads.first, struct pcopy_thread, node);
+	hlist_del(&t->node);
+	t->tid = tid;
+	t->start_time = start_time;
+	t->vcpu = PCOPY_VCPU_NONE;
+	t->explicit = false;
+	hash_add(s->threads, &t->node, tid);
+	return t;
+}
+
+/* Point @t at @vcpu, keeping the per-vCPU thread counts right. */
+static void thread_map(struct pcopy_session *s, struct pcopy_thread *t,
+		       u32 vcpu, bool explicit)
+{
+	lockdep_assert_held(&s->lock);
+	if (t->vcpu != vcpu) {
+		if (t->vcpu != PCOPY_VCPU_NONE)
+			pcopy_stats_vcpu_threads(s, t->vcpu, -1, 0, false);
+		t->vcpu = vcpu;
+		if (vcpu != PCOPY_VCPU_NONE)
+			pcopy_stats_vcpu_threads(s, vcpu, 1, t->tid, explicit);
+	} else if (vcpu != PCOPY_VCPU_NONE) {
+		/* same vCPU: only who maps it changes */
+		pcopy_stats_vcpu_threads(s, vcpu, 0, t->tid, explicit);
+	}
+	t->explicit = explicit;
 }
 
 /*
- * Map thread @tid (global) to @vcpu.  Called with interrupts off from the
- * kvm_entry tracepoint (explicit == false), and from netlink.  A mapping set
- * explicitly is never replaced by a learned one.
+ * The vCPU of thread @tid, or PCOPY_VCPU_NONE: a stale entry (the tid now
+ * names another thread) is dropped on the way.
  */
-int pcopy_session_set_vcpu(struct pcopy_session *s, pid_t tid, u32 vcpu,
-			   bool explicit)
+u32 pcopy_thread_vcpu_locked(struct pcopy_session *s, u32 tid, u64 start_time)
 {
-	unsigned long v = (unsigned long)vcpu << 1 | explicit;
-	void *old;
+	struct pcopy_thread *t = thread_find(s, tid);
 
-	/* cheap check first: kvm_entry fires on every guest entry */
-	old = xa_load(&s->threads, tid);
-	if (old && (xa_to_value(old) == v ||
-		    (!explicit && (xa_to_value(old) & 1))))
-		return 0;
-
-	xa_lock(&s->threads);
-	old = xa_load(&s->threads, tid);
-	if (old && !explicit && (xa_to_value(old) & 1)) {
-		xa_unlock(&s->threads);
-		return 0;
+	if (!t)
+		return PCOPY_VCPU_NONE;
+	if (t->start_time != start_time) {
+		thread_drop(s, t);
+		return PCOPY_VCPU_NONE;
 	}
-	old = __xa_store(&s->threads, tid, xa_mk_value(v), GFP_ATOMIC);
-	xa_unlock(&s->threads);
-	if (xa_is_err(old))
-		return xa_err(old);
-	if (vcpu != PCOPY_VCPU_NONE)
-		pcopy_stats_vcpu_known(s, vcpu, tid, explicit);
-	return 0;
+	return t->vcpu;
+}
+
+/*
+ * The current thread is entering vCPU @vcpu (kvm_entry, interrupts off).
+ * KVM runs a vCPU on one thread at a time, so the thread that entered it
+ * before, if another, no longer runs it and loses a learned mapping.  An
+ * explicit mapping is never replaced by a learned one.
+ */
+void pcopy_session_learn_vcpu(struct pcopy_session *s, u32 vcpu)
+{
+	struct pcopy_vcpu_stats *v = &s->vcpus[vcpu];
+	u64 start_time = current->start_time;
+	u32 tid = current->pid;
+	struct pcopy_thread *t, *prev;
+	unsigned long flags;
+
+	/* lock-free check first: kvm_entry fires on every guest entry */
+	if (READ_ONCE(v->tid) == tid && READ_ONCE(v->known))
+		return;
+
+	raw_spin_lock_irqsave(&s->lock, flags);
+	t = thread_find(s, tid);
+	if (t && t->start_time != start_time) {
+		thread_drop(s, t);
+		t = NULL;
+	}
+	if (t && t->explicit)
+		goto out;
+	if (v->known && v->tid != tid) {
+		prev = thread_find(s, v->tid);
+		if (prev && !prev->explicit && prev->vcpu == vcpu)
+			thread_drop(s, prev);
+	}
+	if (!t)
+		t = thread_new(s, tid, start_time);
+	if (t)
+		thread_map(s, t, vcpu, false);
+out:
+	raw_spin_unlock_irqrestore(&s->lock, flags);
+}
+
+/* PCOPY_CMD_SET_VCPU: map @task to @vcpu (or PCOPY_VCPU_NONE), explicitly. */
+int pcopy_session_set_vcpu(struct pcopy_session *s, struct task_struct *task,
+			   u32 vcpu)
+{
+	u32 tid = task_pid_nr(task);
+	struct pcopy_thread *t;
+	unsigned long flags;
+	int ret = 0;
+
+	raw_spin_lock_irqsave(&s->lock, flags);
+	t = thread_find(s, tid);
+	if (t && t->start_time != task->start_time) {
+		thread_drop(s, t);
+		t = NULL;
+	}
+	if (!t)
+		t = thread_new(s, tid, task->start_time);
+	if (t)
+		thread_map(s, t, vcpu, true);
+	else
+		ret = -ENOSPC;
+	raw_spin_unlock_irqrestore(&s->lock, flags);
+	return ret;
+}
+
+/*
+ * Drop the mappings of threads that have exited, so their vCPUs stop
+ * counting as known and their tids cannot be inherited.  Process context.
+ */
+void pcopy_session_prune_threads(struct pcopy_session *s)
+{
+	struct task_struct *task;
+	struct pcopy_thread *t;
+	struct hlist_node *tmp;
+	unsigned long flags;
+	unsigned int bkt;
+
+	raw_spin_lock_irqsave(&s->lock, flags);
+	rcu_read_lock();
+	hash_for_each_safe(s->threads, bkt, tmp, t, node) {
+		task = pid_task(find_pid_ns(t->tid, &init_pid_ns), PIDTYPE_PID);
+		/* PF_EXITING: set before the exit wakes a pthread_join() */
+		if (!task || task->start_time != t->start_time ||
+		    (READ_ONCE(task->flags) & PF_EXITING))
+			thread_drop(s, t);
+	}
+	rcu_read_unlock();
+	raw_spin_unlock_irqrestore(&s->lock, flags);
 }
 
 int __init pcopy_session_init(void)

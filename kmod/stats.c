@@ -4,16 +4,21 @@
  * blocktime and latency histograms.  Documentation/stats.rst defines each
  * figure; this file is the definition in code.
  *
- * Everything here runs under session->lock, mostly from the fault hooks,
- * so it is O(1) per fault and never sleeps or allocates: the table of
- * faults in progress is a hashtable of nodes embedded in the faults.  The
- * lock is only ever taken in task context (sometimes with interrupts
- * already off, in the KVM tracepoints), never by an interrupt handler, so
- * it is a plain spinlock: no interrupt flag juggling on the fault path.
+ * The fault figures are under session->lock, taken from the fault hooks,
+ * so everything is O(1) per fault and never sleeps or allocates: the table
+ * of faults in progress is a hashtable of nodes embedded in the faults.
+ * The lock is a raw spinlock (kprobe and tracepoint context, also on
+ * PREEMPT_RT), never taken by an interrupt handler, but sometimes with
+ * interrupts off already (the KVM tracepoints), so it is always taken with
+ * the irqsave variants.
+ *
+ * Dirty figures are per vCPU and lock-free (see struct pcopy_vcpu_stats):
+ * a dirtied page must not contend with every other vCPU of the VM.
  */
 #include <linux/log2.h>
 #include <linux/math64.h>
 #include <linux/ktime.h>
+#include <linux/sched.h>
 
 #include "internal.h"
 
@@ -34,20 +39,7 @@ unsigned int pcopy_hist_us_bucket(u64 ns)
 
 void pcopy_stats_init(struct pcopy_session *s)
 {
-	unsigned int i;
-
 	s->st.start = ktime_get_ns();
-	s->st.dirty_win_start = s->st.start;
-	for (i = 0; i < PCOPY_MAX_VCPUS; i++)
-		s->vcpus[i].dirty_win_start = s->st.start;
-}
-
-void pcopy_stats_nowait(struct pcopy_session *s)
-{
-
-	spin_lock(&s->lock);
-	s->st.nowait++;
-	spin_unlock(&s->lock);
 }
 
 static bool all_blocked(const struct pcopy_stats *st)
@@ -55,11 +47,80 @@ static bool all_blocked(const struct pcopy_stats *st)
 	return st->known_vcpus && st->blocked_vcpus == st->known_vcpus;
 }
 
+/*
+ * A vCPU's "known" or "blocked" state may have changed: apply it to the
+ * whole-VM counts, closing or opening the all-blocked interval at @now.
+ * Every change of known_vcpus or blocked_vcpus goes through here.
+ */
+static void vcpu_recount(struct pcopy_session *s, struct pcopy_vcpu_stats *v,
+			 u64 now)
+{
+	struct pcopy_stats *st = &s->st;
+	bool known = v->nthreads > 0;
+	bool blocked = known && v->outstanding > 0;
+	bool was_all = all_blocked(st);
+
+	lockdep_assert_held(&s->lock);
+	if (known == v->known && blocked == v->counted)
+		return;
+	st->known_vcpus += (int)known - (int)v->known;
+	st->blocked_vcpus += (int)blocked - (int)v->counted;
+	v->known = known;
+	v->counted = blocked;
+	if (known)
+		v->seen = true;
+
+	if (was_all && !all_blocked(st))
+		st->blocktime += now - max(st->all_blocked_since, st->start);
+	else if (!was_all && all_blocked(st))
+		st->all_blocked_since = now;
+}
+
+/* A thread was mapped to (@delta 1) or unmapped from (-1) vCPU @vcpu. */
+void pcopy_stats_vcpu_threads(struct pcopy_session *s, u32 vcpu, int delta,
+			      u32 tid, bool explicit)
+{
+	struct pcopy_vcpu_stats *v = &s->vcpus[vcpu];
+
+	lockdep_assert_held(&s->lock);
+	v->nthreads += delta;
+	if (delta >= 0) {
+		WRITE_ONCE(v->tid, tid);
+		v->explicit = explicit;
+	}
+	vcpu_recount(s, v, ktime_get_ns());
+}
+
+/* A fault that will not wait; returns the thread's vCPU for its record. */
+u32 pcopy_stats_nowait(struct pcopy_session *s, u32 tid)
+{
+	unsigned long flags;
+	u32 vcpu;
+
+	raw_spin_lock_irqsave(&s->lock, flags);
+	s->st.nowait++;
+	vcpu = pcopy_thread_vcpu_locked(s, tid, current->start_time);
+	raw_spin_unlock_irqrestore(&s->lock, flags);
+	return vcpu;
+}
+
+void pcopy_stats_missed(struct pcopy_session *s)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&s->lock, flags);
+	s->st.missed++;
+	raw_spin_unlock_irqrestore(&s->lock, flags);
+}
+
+/* Opens @f: fills in its vCPU and links it into the session. */
 void pcopy_stats_fault_begin(struct pcopy_session *s, struct pcopy_fault *f)
 {
 	struct pcopy_stats *st = &s->st;
+	unsigned long flags;
 
-	spin_lock(&s->lock);
+	raw_spin_lock_irqsave(&s->lock, flags);
+	f->vcpu = pcopy_thread_vcpu_locked(s, f->tid, current->start_time);
 	hash_add(s->faults, &f->node, f->tid);
 	st->outstanding++;
 	st->outstanding_max = max(st->outstanding_max, st->outstanding);
@@ -68,86 +129,91 @@ void pcopy_stats_fault_begin(struct pcopy_session *s, struct pcopy_fault *f)
 
 		if (v->outstanding++ == 0) {
 			v->blocked_since = f->start;
-			st->blocked_vcpus++;
-			if (all_blocked(st))
-				st->all_blocked_since = f->start;
+			vcpu_recount(s, v, f->start);
 		}
 	}
-	spin_unlock(&s->lock);
+	raw_spin_unlock_irqrestore(&s->lock, flags);
 }
 
+/*
+ * userfaultfd's wake function woke @task, blocked in a fault of @s: the
+ * fault was resolved, whatever signals are pending when it returns.
+ */
+void pcopy_stats_fault_woken(struct pcopy_session *s, struct task_struct *task)
+{
+	struct pcopy_fault *f;
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&s->lock, flags);
+	hash_for_each_possible(s->faults, f, node, task->pid)
+		if (f->task == task)
+			f->woken = true;
+	raw_spin_unlock_irqrestore(&s->lock, flags);
+}
+
+/*
+ * Closes @f.  A fault that came back without waiting (the context was
+ * released, or the SIGBUS feature answered it) counts as nowait, not as a
+ * blocking fault; its few ns still close the blocked intervals it opened.
+ */
 void pcopy_stats_fault_end(struct pcopy_session *s, struct pcopy_fault *f,
-			   u64 now, bool interrupted)
+			   u64 now, enum pcopy_fault_end how)
 {
 	struct pcopy_stats *st = &s->st;
 	u64 lat = now - f->start;
+	unsigned long flags;
 
-	spin_lock(&s->lock);
+	raw_spin_lock_irqsave(&s->lock, flags);
 	hash_del(&f->node);
 	st->outstanding--;
-	st->faults++;
-	st->interrupted += interrupted;
-	st->lat_sum += lat;
-	st->lat_max = max(st->lat_max, lat);
-	st->hist_ns[pcopy_hist_ns_bucket(lat)]++;
-	st->hist_us[pcopy_hist_us_bucket(lat)]++;
+	if (how == PCOPY_FAULT_NOWAIT) {
+		st->nowait++;
+	} else {
+		st->faults++;
+		st->interrupted += how == PCOPY_FAULT_INTERRUPTED;
+		st->lat_sum += lat;
+		st->lat_max = max(st->lat_max, lat);
+		st->hist_ns[pcopy_hist_ns_bucket(lat)]++;
+		st->hist_us[pcopy_hist_us_bucket(lat)]++;
+	}
 
 	if (f->vcpu != PCOPY_VCPU_NONE) {
 		struct pcopy_vcpu_stats *v = &s->vcpus[f->vcpu];
 
-		st->vcpu_faults++;
-		v->faults++;
-		v->lat_sum += lat;
-		v->lat_min = v->faults == 1 ? lat : min(v->lat_min, lat);
-		v->lat_max = max(v->lat_max, lat);
-		if (--v->outstanding == 0) {
-			/* the all-blocked interval ends before the count drops */
-			if (all_blocked(st))
-				st->blocktime += now - max(st->all_blocked_since, st->start);
-			st->blocked_vcpus--;
-			v->blocktime += now - max(v->blocked_since, st->start);
+		if (how != PCOPY_FAULT_NOWAIT) {
+			st->vcpu_faults++;
+			v->faults++;
+			v->lat_sum += lat;
+			v->lat_min = v->faults == 1 ? lat : min(v->lat_min, lat);
+			v->lat_max = max(v->lat_max, lat);
 		}
-	} else {
+		if (--v->outstanding == 0) {
+			v->blocktime += now - max(v->blocked_since, st->start);
+			vcpu_recount(s, v, now);
+		}
+	} else if (how != PCOPY_FAULT_NOWAIT) {
 		st->nonvcpu_faults++;
 		st->nonvcpu_lat_sum += lat;
 	}
-	spin_unlock(&s->lock);
-}
-
-void pcopy_stats_vcpu_known(struct pcopy_session *s, u32 vcpu, u32 tid,
-			    bool explicit)
-{
-	struct pcopy_stats *st = &s->st;
-	struct pcopy_vcpu_stats *v = &s->vcpus[vcpu];
-
-	spin_lock(&s->lock);
-	v->tid = tid;
-	v->explicit = explicit;
-	if (!v->known) {
-		/* a running vCPU joins: "all vCPUs blocked" stops being true */
-		if (all_blocked(st))
-			st->blocktime += ktime_get_ns() -
-					 max(st->all_blocked_since, st->start);
-		v->known = true;
-		st->known_vcpus++;
-	}
-	spin_unlock(&s->lock);
+	raw_spin_unlock_irqrestore(&s->lock, flags);
 }
 
 /*
- * Zero every figure but keep the bookkeeping of faults in progress, so that
- * they still balance when they end.  Intervals in progress restart at the
- * reset: the max() against st->start above clips them.
+ * Zero every figure but keep the bookkeeping of faults in progress and the
+ * vCPU mappings, so that they still balance.  Intervals in progress
+ * restart at the reset: the max() against st->start above clips them.
  */
 void pcopy_stats_reset(struct pcopy_session *s)
 {
 	struct pcopy_stats *st = &s->st;
+	unsigned long flags;
 	unsigned int i;
 
-	spin_lock(&s->lock);
+	raw_spin_lock_irqsave(&s->lock, flags);
 	st->faults = 0;
 	st->nowait = 0;
 	st->interrupted = 0;
+	st->missed = 0;
 	st->lat_sum = 0;
 	st->lat_max = 0;
 	st->outstanding_max = st->outstanding;
@@ -155,11 +221,8 @@ void pcopy_stats_reset(struct pcopy_session *s)
 	st->nonvcpu_faults = 0;
 	st->nonvcpu_lat_sum = 0;
 	st->blocktime = 0;
+	st->threads_dropped = 0;
 	st->start = ktime_get_ns();
-	st->dirty = 0;
-	st->dirty_win_start = st->start;
-	st->dirty_win_count = 0;
-	st->dirty_rate = 0;
 	memset(st->hist_ns, 0, sizeof(st->hist_ns));
 	memset(st->hist_us, 0, sizeof(st->hist_us));
 	for (i = 0; i < PCOPY_MAX_VCPUS; i++) {
@@ -170,38 +233,59 @@ void pcopy_stats_reset(struct pcopy_session *s)
 		v->lat_min = 0;
 		v->lat_max = 0;
 		v->blocktime = 0;
-		v->dirty = 0;
-		v->dirty_win_start = st->start;
-		v->dirty_win_count = 0;
-		v->dirty_rate = 0;
+		/* a vCPU without threads now drops out of the table */
+		v->seen = v->known;
 	}
-	spin_unlock(&s->lock);
+	/* the dirty figures' owners zero them when they see this */
+	WRITE_ONCE(s->dirty_gen, s->dirty_gen + 1);
+	atomic64_set(&s->dirty_other, 0);
+	raw_spin_unlock_irqrestore(&s->lock, flags);
 }
 
 /* Copy the figures, with blocktime intervals still open counted up to now. */
 void pcopy_stats_snapshot(struct pcopy_session *s, struct pcopy_snapshot *snap)
 {
 	struct pcopy_stats *st = &snap->st;
+	unsigned long flags;
 	unsigned int i;
+	u32 gen;
 
 	snap->tgid = s->tgid;
-	spin_lock(&s->lock);
+	raw_spin_lock_irqsave(&s->lock, flags);
 	snap->now = ktime_get_ns();
 	*st = s->st;
 	memcpy(snap->vcpus, s->vcpus, sizeof(snap->vcpus));
-	spin_unlock(&s->lock);
+	gen = s->dirty_gen;
+	raw_spin_unlock_irqrestore(&s->lock, flags);
 
 	if (all_blocked(st))
 		st->blocktime += snap->now - max(st->all_blocked_since, st->start);
-	st->dirty_rate = pcopy_rate_now(st->dirty_win_start, st->dirty_win_count,
-					st->dirty_rate, snap->now);
+	st->dirty = atomic64_read(&s->dirty_other);
+	st->dirty_rate = 0;
 	for (i = 0; i < PCOPY_MAX_VCPUS; i++) {
 		struct pcopy_vcpu_stats *v = &snap->vcpus[i];
+		struct pcopy_vcpu_stats *live = &s->vcpus[i];
 
 		if (v->outstanding)
 			v->blocktime += snap->now - max(v->blocked_since, st->start);
-		v->dirty_rate = pcopy_rate_now(v->dirty_win_start, v->dirty_win_count,
-					       v->dirty_rate, snap->now);
+		/*
+		 * Lock-free figures: read the live copy.  Pairs with the
+		 * smp_store_release() of dirty_gen in pcopy_stats_dirty().
+		 */
+		if (smp_load_acquire(&live->dirty_gen) != gen) {
+			v->dirty = 0;
+			v->dirty_rate = 0;
+		} else {
+			v->dirty = READ_ONCE(live->dirty);
+			v->dirty_rate = pcopy_rate_now(READ_ONCE(live->dirty_win_start),
+						       READ_ONCE(live->dirty_win_count),
+						       READ_ONCE(live->dirty_rate),
+						       snap->now);
+		}
+		if (v->dirty)
+			v->seen = true;
+		st->dirty += v->dirty;
+		st->dirty_rate += v->dirty_rate;
 	}
 }
 
@@ -214,43 +298,49 @@ u64 pcopy_rate_now(u64 win_start, u64 win_count, u64 last_rate, u64 now)
 {
 	u64 age = now - win_start;
 
+	if (!win_start)
+		return 0;
 	if (age >= NSEC_PER_SEC)
 		return div64_u64(win_count * NSEC_PER_SEC, age);
 	return last_rate;
 }
 
-static void rate_tick(u64 *win_start, u64 *win_count, u64 *rate, u64 now)
-{
-	u64 age = now - *win_start;
-
-	if (age >= NSEC_PER_SEC) {
-		*rate = div64_u64(*win_count * NSEC_PER_SEC, age);
-		*win_start = now;
-		*win_count = 0;
-	}
-	(*win_count)++;
-}
-
 /*
- * One GFN pushed to a vCPU's dirty ring (interrupts may be off).  This runs
- * once per dirtied page, so it reads the coarse clock (the last tick): rate
- * windows need no better, and a precise clock read can cost more than the
- * rest of the hook (an emulated HPET, say).
+ * One GFN pushed to vCPU @vcpu's dirty ring, from the thread running that
+ * vCPU (interrupts may be off).  This runs once per dirtied page: no lock,
+ * and the coarse clock (the last tick), because rate windows need no
+ * better and a precise clock read can cost more than the rest of the hook
+ * (an emulated HPET, say).
  */
 void pcopy_stats_dirty(struct pcopy_session *s, u32 vcpu)
 {
-	struct pcopy_stats *st = &s->st;
-	u64 now = ktime_get_coarse_ns();
+	struct pcopy_vcpu_stats *v;
+	u64 now, age;
+	u32 gen;
 
-	spin_lock(&s->lock);
-	st->dirty++;
-	rate_tick(&st->dirty_win_start, &st->dirty_win_count, &st->dirty_rate, now);
-	if (vcpu < PCOPY_MAX_VCPUS) {
-		struct pcopy_vcpu_stats *v = &s->vcpus[vcpu];
-
-		v->dirty++;
-		rate_tick(&v->dirty_win_start, &v->dirty_win_count,
-			  &v->dirty_rate, now);
+	if (vcpu >= PCOPY_MAX_VCPUS) {
+		atomic64_inc(&s->dirty_other);
+		return;
 	}
-	spin_unlock(&s->lock);
+	v = &s->vcpus[vcpu];
+	now = ktime_get_coarse_ns();
+	gen = READ_ONCE(s->dirty_gen);
+	if (v->dirty_gen != gen) {
+		WRITE_ONCE(v->dirty, 0);
+		WRITE_ONCE(v->dirty_rate, 0);
+		WRITE_ONCE(v->dirty_win_count, 0);
+		WRITE_ONCE(v->dirty_win_start, now);
+		/* the zeroes are in place before readers trust the generation */
+		smp_store_release(&v->dirty_gen, gen);
+	} else if (!v->dirty_win_start) {
+		WRITE_ONCE(v->dirty_win_start, now);
+	}
+	age = now - v->dirty_win_start;
+	if (age >= NSEC_PER_SEC) {
+		WRITE_ONCE(v->dirty_rate, div64_u64(v->dirty_win_count * NSEC_PER_SEC, age));
+		WRITE_ONCE(v->dirty_win_start, now);
+		WRITE_ONCE(v->dirty_win_count, 0);
+	}
+	WRITE_ONCE(v->dirty_win_count, v->dirty_win_count + 1);
+	WRITE_ONCE(v->dirty, v->dirty + 1);
 }

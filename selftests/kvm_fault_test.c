@@ -202,10 +202,12 @@ TEST(vcpu_attribution)
 	EXPECT_EQ(HELPER_PAGES, st->nonvcpu_faults);
 	/* KVM tried each guest page once without waiting first */
 	EXPECT_EQ(GUEST_PAGES, st->nowait);
-	EXPECT_EQ(1, st->known_vcpus);
+	/* the vCPU thread has exited: its vCPU is listed, no longer known */
+	EXPECT_EQ(0, st->known_vcpus);
 	ASSERT_EQ(1, st->nvcpus);
 	vs = find_vcpu(st, VCPU_ID);
 	ASSERT_NE(NULL, vs);
+	EXPECT_TRUE(vs->detached);
 	EXPECT_EQ((uint32_t)v.vcpu_tid, vs->tid);
 	EXPECT_FALSE(vs->explicit_map);
 	EXPECT_EQ(GUEST_PAGES, vs->faults);

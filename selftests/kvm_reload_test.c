@@ -37,6 +37,7 @@ static uint64_t features(void)
 }
 
 static const uint64_t kvm_bits = PCOPY_FEAT_KVM | PCOPY_FEAT_DIRTY_RING_HOOK |
+				 PCOPY_FEAT_DIRTY_RESET_HOOK |
 				 PCOPY_FEAT_VCPU_MAP;
 
 TEST(kvm_unload_and_reload)

@@ -34,12 +34,17 @@ const char *src_path(const char *rel)
 
 int module_load(void)
 {
+	return module_load_params("");
+}
+
+int module_load_params(const char *params)
+{
 	int fd = open(src_path("kmod/pcopy.ko"), O_RDONLY | O_CLOEXEC);
 	int ret;
 
 	if (fd < 0)
 		return -errno;
-	ret = syscall(SYS_finit_module, fd, "", 0);
+	ret = syscall(SYS_finit_module, fd, params, 0);
 	ret = ret ? -errno : 0;
 	close(fd);
 	return ret;
@@ -323,6 +328,8 @@ int parse_session(struct nlattr **tb, struct sess_stats *st)
 	st->elapsed = get64(s, PCOPY_STATS_A_ELAPSED_NS);
 	st->dirty = get64(s, PCOPY_STATS_A_DIRTY_PAGES);
 	st->dirty_rate = get64(s, PCOPY_STATS_A_DIRTY_RATE);
+	st->missed = get64(s, PCOPY_STATS_A_MISSED);
+	st->threads_dropped = get64(s, PCOPY_STATS_A_THREADS_DROPPED);
 	st->truncated = !!tb[PCOPY_A_TRUNCATED];
 	if (tb[PCOPY_A_VCPUS]) {
 		nla_for_each_nested(e, tb[PCOPY_A_VCPUS], rem) {
@@ -337,6 +344,7 @@ int parse_session(struct nlattr **tb, struct sess_stats *st)
 			vs->index = get32(v, PCOPY_VCPU_A_INDEX);
 			vs->tid = get32(v, PCOPY_VCPU_A_TID);
 			vs->explicit_map = !!v[PCOPY_VCPU_A_EXPLICIT];
+			vs->detached = !!v[PCOPY_VCPU_A_DETACHED];
 			vs->faults = get64(v, PCOPY_VCPU_A_FAULTS);
 			vs->lat_sum = get64(v, PCOPY_VCPU_A_LATENCY_SUM_NS);
 			vs->lat_min = get64(v, PCOPY_VCPU_A_LATENCY_MIN_NS);
@@ -668,13 +676,13 @@ int ring_map(struct test_ring *r)
 	uint64_t size;
 
 	c = mmap(NULL, psz, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd,
-		 PCOPY_RING_OFF_CONSUMER);
+		 (off_t)PCOPY_RING_PGOFF_CONSUMER * sysconf(_SC_PAGESIZE));
 	if (c == MAP_FAILED)
 		return -errno;
 	/* the data size is what was bound */
 	size = r->size;
 	p = mmap(NULL, psz + size, PROT_READ, MAP_SHARED, r->fd,
-		 PCOPY_RING_OFF_PRODUCER);
+		 (off_t)PCOPY_RING_PGOFF_PRODUCER * sysconf(_SC_PAGESIZE));
 	if (p == MAP_FAILED)
 		return -errno;
 	r->cons = c;

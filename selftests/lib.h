@@ -20,6 +20,8 @@ const char *src_path(const char *rel);
 
 /* Module control through finit_module/delete_module; return 0 or -errno. */
 int module_load(void);
+/* The same, with module parameters ("uffd_maxactive=2"). */
+int module_load_params(const char *params);
 int module_unload(void);
 bool module_loaded(void);
 /* Make sure the module is loaded (tests leave it loaded). */
@@ -61,6 +63,7 @@ uint32_t attr_offset(struct nl_msg *msg, struct nlattr *attr);
 struct vcpu_stat {
 	uint32_t index, tid;
 	bool explicit_map;
+	bool detached;			/* no thread mapped to it now */
 	uint64_t faults, lat_sum, lat_min, lat_max, blocktime;
 	uint32_t outstanding;
 	uint64_t dirty, dirty_rate;
@@ -74,6 +77,7 @@ struct sess_stats {
 	uint32_t known_vcpus;
 	uint64_t blocktime, elapsed;
 	uint64_t dirty, dirty_rate;
+	uint64_t missed, threads_dropped;
 	int nvcpus;
 	struct vcpu_stat vcpus[TEST_MAX_VCPUS];
 	uint64_t hist_ns[PCOPY_HIST_NS_BUCKETS], hist_us[PCOPY_HIST_US_BUCKETS];

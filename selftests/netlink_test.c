@@ -51,11 +51,12 @@ static char *trim(char *s)
 /* The features the module must report on the test VM's kernel. */
 static uint64_t expected_features(void)
 {
-	uint64_t f = PCOPY_FEAT_UFFD_HOOK;
+	uint64_t f = PCOPY_FEAT_UFFD_HOOK | PCOPY_FEAT_MISSED_HOOK |
+		     PCOPY_FEAT_WAKE_HOOK;
 
 	if (access("/sys/module/kvm", F_OK) == 0)
 		f |= PCOPY_FEAT_KVM | PCOPY_FEAT_DIRTY_RING_HOOK |
-		     PCOPY_FEAT_VCPU_MAP;
+		     PCOPY_FEAT_VCPU_MAP | PCOPY_FEAT_DIRTY_RESET_HOOK;
 	return f;
 }
 

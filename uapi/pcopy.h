@@ -32,6 +32,19 @@
  *	  PCOPY_A_ABI_VERSION		u32, PCOPY_ABI_VERSION of the module
  *	  PCOPY_A_FEATURES		u64, PCOPY_FEAT_* hooks usable right now
  *	  PCOPY_A_FEATURES_KNOWN	u64, every PCOPY_FEAT_* bit the module knows
+ *	  PCOPY_A_UFFD_MAXACTIVE	u32, faults that can be timed at once
+ *					(module parameter uffd_maxactive)
+ *	  PCOPY_A_UFFD_MISSED		u64, faults not timed because that many
+ *					were already in progress (kretprobe
+ *					nmissed); each is also counted in its
+ *					session's PCOPY_STATS_A_MISSED
+ *	  PCOPY_A_PROBE_MISSED		u64, hits of pcopy's probes that the
+ *					kprobes core skipped (recursion)
+ *	  PCOPY_A_HOOKS			nested, one PCOPY_A_HOOK (nested,
+ *					PCOPY_HOOK_A_*) per hook: its name, the
+ *					PCOPY_FEAT_* bit it provides, and while
+ *					it is not attached the negative errno
+ *					and a reason in words
  *
  *	A client compares PCOPY_A_ABI_VERSION with its own PCOPY_ABI_VERSION;
  *	the ABI only grows, so a module with a higher version serves an older
@@ -81,7 +94,9 @@
  *	from KVM and is never replaced by it.  Errors: ENOENT not tracked,
  *	ESRCH the thread does not belong to the process, ERANGE bad vCPU.
  *
- * Events (multicast group PCOPY_MCGRP_EVENTS)
+ * Events (multicast group PCOPY_MCGRP_EVENTS; joining it needs
+ * CAP_NET_ADMIN, and events are sent in the initial network namespace
+ * only: they name host pids)
  *	PCOPY_CMD_SESSION_NEW	PCOPY_A_PID
  *	PCOPY_CMD_SESSION_DEL	PCOPY_A_PID, PCOPY_A_END_REASON, and the
  *				session's final PCOPY_A_STATS
@@ -112,19 +127,20 @@
  *
  *   fd = open("/dev/pcopy", O_RDWR);       needs CAP_NET_ADMIN
  *   ioctl(fd, PCOPY_IOC_BIND, &bind);      one ring per session
+ *   page = sysconf(_SC_PAGESIZE);          data_pages are of this size
  *   cons = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
- *               PCOPY_RING_OFF_CONSUMER);
+ *               PCOPY_RING_PGOFF_CONSUMER * page);
  *   prod = mmap(NULL, page + data_size, PROT_READ, MAP_SHARED, fd,
- *               PCOPY_RING_OFF_PRODUCER);
+ *               PCOPY_RING_PGOFF_PRODUCER * page);
  *   poll(fd) / epoll: POLLIN once at least bind.watermark bytes are
  *   unread, or any byte is unread after the session ended; POLLHUP once
  *   the session ended (drain until consumer_pos == producer_pos);
  *   POLLERR while the consumer position is invalid.
  *
- * Mappings: the consumer page (offset PCOPY_RING_OFF_CONSUMER, exactly one
+ * Mappings: the consumer page (offset PCOPY_RING_PGOFF_CONSUMER pages, exactly one
  * page, read-write, MAP_SHARED) holds struct pcopy_ring_consumer, the only
  * memory the consumer writes.  The producer mapping (offset
- * PCOPY_RING_OFF_PRODUCER = one page, exactly one page plus data_size,
+ * PCOPY_RING_PGOFF_PRODUCER = one page, exactly one page plus data_size,
  * read-only: PROT_WRITE is refused and cannot be added later) holds struct
  * pcopy_ring_header in its first page and the data area from
  * header.data_offset.  Any other offset, length or protection: EINVAL.
@@ -156,6 +172,9 @@
  * PCOPY_RING_F_EOF is set with a store-release after the final
  * producer_pos (a consumer that load-acquires flags and sees EOF then sees
  * every record); the mapping stays valid until unmapped.
+ *
+ * The ioctls have the same numbers and layout for 32-bit and 64-bit
+ * callers (compat_ioctl).
  *
  * ioctls: PCOPY_IOC_BIND (EINVAL: not tracked, bad size or watermark,
  * reserved bits set; EBUSY: fd already bound or the session already has a
@@ -235,6 +254,11 @@ enum pcopy_attr {
 	PCOPY_A_HIST_US,		/* nested histogram, see above */
 	PCOPY_A_TRUNCATED,		/* flag: per-vCPU table left out */
 	PCOPY_A_END_REASON,		/* u32, enum pcopy_end_reason */
+	PCOPY_A_UFFD_MAXACTIVE,		/* u32 */
+	PCOPY_A_UFFD_MISSED,		/* u64 */
+	PCOPY_A_PROBE_MISSED,		/* u64 */
+	PCOPY_A_HOOKS,			/* nested, PCOPY_A_HOOK... */
+	PCOPY_A_HOOK,			/* nested, enum pcopy_hook_attr */
 	__PCOPY_A_LAST
 };
 #define PCOPY_A_MAX (__PCOPY_A_LAST - 1)
@@ -257,6 +281,8 @@ enum pcopy_stats_attr {
 	PCOPY_STATS_A_ELAPSED_NS,	/* u64, since creation or last reset */
 	PCOPY_STATS_A_DIRTY_PAGES,	/* u64, GFNs pushed by KVM */
 	PCOPY_STATS_A_DIRTY_RATE,	/* u64, pages/s over the last second */
+	PCOPY_STATS_A_MISSED,		/* u64, blocking faults not timed */
+	PCOPY_STATS_A_THREADS_DROPPED,	/* u64, vCPU mappings not kept */
 	__PCOPY_STATS_A_LAST
 };
 #define PCOPY_STATS_A_MAX (__PCOPY_STATS_A_LAST - 1)
@@ -275,9 +301,21 @@ enum pcopy_vcpu_attr {
 	PCOPY_VCPU_A_OUTSTANDING,	/* u32 */
 	PCOPY_VCPU_A_DIRTY_PAGES,	/* u64 */
 	PCOPY_VCPU_A_DIRTY_RATE,	/* u64, pages/s over the last second */
+	PCOPY_VCPU_A_DETACHED,		/* flag: no thread is mapped to it now */
 	__PCOPY_VCPU_A_LAST
 };
 #define PCOPY_VCPU_A_MAX (__PCOPY_VCPU_A_LAST - 1)
+
+enum pcopy_hook_attr {
+	PCOPY_HOOK_A_UNSPEC,
+	PCOPY_HOOK_A_PAD,
+	PCOPY_HOOK_A_NAME,		/* NUL string: the probed symbol */
+	PCOPY_HOOK_A_FEATURE,		/* u64, the PCOPY_FEAT_* bit */
+	PCOPY_HOOK_A_ERROR,		/* u32, a negative errno; absent: attached */
+	PCOPY_HOOK_A_REASON,		/* NUL string, why it is not attached */
+	__PCOPY_HOOK_A_LAST
+};
+#define PCOPY_HOOK_A_MAX (__PCOPY_HOOK_A_LAST - 1)
 
 enum pcopy_end_reason {
 	PCOPY_END_DELETED,		/* PCOPY_CMD_SESSION_DEL */
@@ -299,8 +337,14 @@ enum pcopy_feature {
 	PCOPY_FEAT_DIRTY_RING_HOOK	= 1 << 2,
 	/* kvm's kvm_entry tracepoint: threads can be mapped to vCPUs. */
 	PCOPY_FEAT_VCPU_MAP		= 1 << 3,
+	/* kvm's kvm_dirty_ring_reset tracepoint: DIRTY_RESET records. */
+	PCOPY_FEAT_DIRTY_RESET_HOOK	= 1 << 4,
+	/* A second probe on handle_userfault(): missed faults per session. */
+	PCOPY_FEAT_MISSED_HOOK		= 1 << 5,
+	/* A probe on userfaultfd's wake function: exact "interrupted". */
+	PCOPY_FEAT_WAKE_HOOK		= 1 << 6,
 
-	__PCOPY_FEAT_ALL		= (1 << 4) - 1
+	__PCOPY_FEAT_ALL		= (1 << 7) - 1
 };
 
 /* ---- the record ring ---- */
@@ -309,7 +353,13 @@ enum pcopy_feature {
 #define PCOPY_RING_VERSION	1
 #define PCOPY_RING_MAX_PAGES	4096		/* data pages */
 
-/* mmap offsets, in bytes; "PAGE" is the system page size */
+/*
+ * mmap offsets in pages of the system's page size (sysconf(_SC_PAGESIZE)):
+ * mmap(..., PCOPY_RING_PGOFF_PRODUCER * page_size).  The _OFF_ byte
+ * values are those of a 4 KiB-page system, kept for old clients.
+ */
+#define PCOPY_RING_PGOFF_CONSUMER	0
+#define PCOPY_RING_PGOFF_PRODUCER	1
 #define PCOPY_RING_OFF_CONSUMER	0
 #define PCOPY_RING_OFF_PRODUCER	4096
 
@@ -356,6 +406,7 @@ struct pcopy_ring_header {
 	__u64 lost_records_pending;	/* not yet reported by a LOST record */
 	__u64 lost_gfns_pending;
 	__u64 consumer_errors;	/* invalid consumer positions seen */
+	__u64 page_size;	/* the kernel's; header_size >= 104 */
 };
 
 enum pcopy_rec_type {
