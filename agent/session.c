@@ -32,6 +32,8 @@ static const struct nla_policy stats_policy[PCOPY_STATS_A_MAX + 1] = {
 	[PCOPY_STATS_A_ELAPSED_NS]		= PNL_POLICY_U64,
 	[PCOPY_STATS_A_DIRTY_PAGES]		= PNL_POLICY_U64,
 	[PCOPY_STATS_A_DIRTY_RATE]		= PNL_POLICY_U64,
+	[PCOPY_STATS_A_MISSED]			= PNL_POLICY_U64,
+	[PCOPY_STATS_A_THREADS_DROPPED]		= PNL_POLICY_U64,
 };
 
 static const struct nla_policy vcpu_policy[PCOPY_VCPU_A_MAX + 1] = {
@@ -46,6 +48,7 @@ static const struct nla_policy vcpu_policy[PCOPY_VCPU_A_MAX + 1] = {
 	[PCOPY_VCPU_A_OUTSTANDING]	= PNL_POLICY_U32,
 	[PCOPY_VCPU_A_DIRTY_PAGES]	= PNL_POLICY_U64,
 	[PCOPY_VCPU_A_DIRTY_RATE]	= PNL_POLICY_U64,
+	[PCOPY_VCPU_A_DETACHED]		= { .type = NLA_FLAG },
 };
 
 /* Attributes the ABI promises in every reply, by nesting level. */
@@ -200,6 +203,11 @@ static int parse_stats(struct nlattr *nest, struct session_stats *s, char *why,
 	s->elapsed_ns = nla_get_u64(tb[PCOPY_STATS_A_ELAPSED_NS]);
 	s->dirty_pages = nla_get_u64(tb[PCOPY_STATS_A_DIRTY_PAGES]);
 	s->dirty_rate = nla_get_u64(tb[PCOPY_STATS_A_DIRTY_RATE]);
+	/* newer than ABI 1's first modules: optional */
+	if (tb[PCOPY_STATS_A_MISSED])
+		s->missed = nla_get_u64(tb[PCOPY_STATS_A_MISSED]);
+	if (tb[PCOPY_STATS_A_THREADS_DROPPED])
+		s->threads_dropped = nla_get_u64(tb[PCOPY_STATS_A_THREADS_DROPPED]);
 	return 0;
 }
 
@@ -231,6 +239,7 @@ static int parse_vcpu(struct nlattr *nest, struct vcpu_stats *v, char *why,
 				 v->index, PCOPY_MAX_VCPUS);
 	v->tid = nla_get_u32(tb[PCOPY_VCPU_A_TID]);
 	v->is_explicit = !!tb[PCOPY_VCPU_A_EXPLICIT];
+	v->detached = !!tb[PCOPY_VCPU_A_DETACHED];
 	v->faults = nla_get_u64(tb[PCOPY_VCPU_A_FAULTS]);
 	v->latency_sum_ns = nla_get_u64(tb[PCOPY_VCPU_A_LATENCY_SUM_NS]);
 	v->latency_min_ns = nla_get_u64(tb[PCOPY_VCPU_A_LATENCY_MIN_NS]);

@@ -226,7 +226,8 @@ static void print_vcpu_table(FILE *f, const struct session_stats *s)
 		fmt_duration(bt, sizeof(bt), v->blocktime_ns);
 		fprintf(f, "%4" PRIu32 "  %-8" PRIu32 " %-8s %10" PRIu64
 			" %8s %8s %8s %10s %6" PRIu32 " %12" PRIu64 " %9" PRIu64 "\n",
-			v->index, v->tid, v->is_explicit ? "explicit" : "learned",
+			v->index, v->tid, v->detached ? "detached" :
+			v->is_explicit ? "explicit" : "learned",
 			v->faults, avg, min, max, bt, v->outstanding, v->dirty_pages,
 			v->dirty_rate);
 	}
@@ -255,6 +256,9 @@ void stats_print_text(FILE *f, const struct session_stats *s)
 		s->interrupted);
 	fprintf(f, "Outstanding: %" PRIu32 " (max %" PRIu32 ")\n",
 		s->outstanding, s->outstanding_max);
+	if (s->missed)
+		fprintf(f, "Missed: %" PRIu64 " blocking faults not timed (more in progress at once than the module's uffd_maxactive)\n",
+			s->missed);
 	fprintf(f, "Max latency: %s\n",
 		s->faults ? fmt_duration(max, sizeof(max), s->latency_max_ns) : "-");
 	fprintf(f, "Dirty pages: %" PRIu64 " (%" PRIu64 " pages/s over the last second)\n",
@@ -305,6 +309,7 @@ static struct json_object *vcpu_to_json(struct jb *b, const struct vcpu_stats *v
 	jadd(b, o, "index", ju64(v->index));
 	jadd(b, o, "tid", ju64(v->tid));
 	jadd(b, o, "explicit", json_object_new_boolean(v->is_explicit));
+	jadd(b, o, "detached", json_object_new_boolean(v->detached));
 	jadd(b, o, "faults", ju64(v->faults));
 	jadd(b, o, "latency_sum_ns", ju64(v->latency_sum_ns));
 	jadd(b, o, "latency_avg_ns", ju64(stats_avg(v->latency_sum_ns, v->faults)));
@@ -350,6 +355,8 @@ struct json_object *stats_to_json(const struct session_stats *s)
 	jadd(&b, o, "faults", ju64(s->faults));
 	jadd(&b, o, "nowait_faults", ju64(s->nowait_faults));
 	jadd(&b, o, "interrupted", ju64(s->interrupted));
+	jadd(&b, o, "missed", ju64(s->missed));
+	jadd(&b, o, "threads_dropped", ju64(s->threads_dropped));
 	jadd(&b, o, "latency_sum_ns", ju64(s->latency_sum_ns));
 	jadd(&b, o, "latency_avg_ns", ju64(stats_avg(s->latency_sum_ns, s->faults)));
 	jadd(&b, o, "latency_max_ns", ju64(s->latency_max_ns));

@@ -20,6 +20,7 @@ struct vcpu_stats {
 	uint32_t index;
 	uint32_t tid;
 	bool is_explicit;		/* set by PCOPY_CMD_SET_VCPU, not learned */
+	bool detached;			/* no thread is mapped to it now */
 	uint64_t faults;
 	uint64_t latency_sum_ns;
 	uint64_t latency_min_ns;
@@ -36,6 +37,8 @@ struct session_stats {
 	uint64_t faults;
 	uint64_t nowait_faults;
 	uint64_t interrupted;
+	uint64_t missed;		/* blocking faults the module could not time */
+	uint64_t threads_dropped;
 	uint64_t latency_sum_ns;
 	uint64_t latency_max_ns;
 	uint32_t outstanding;
