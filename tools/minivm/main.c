@@ -73,7 +73,7 @@ static void usage(FILE *f)
 "usage: minivm [options]\n"
 "  --mem SIZE           guest RAM: MiB, or with a K/M/G suffix (default 64);\n"
 "                       a multiple of 4 KiB, 2 MiB .. 3 GiB\n"
-"  --vcpus N            vCPUs, 1..16 (default 1)\n"
+"  --vcpus N            vCPUs, 1..64 (default 1)\n"
 "  --workload NAME      seq | random | hot | scan | pages (default seq)\n"
 "  --passes N           seq/scan/pages: passes over the region (default 1)\n"
 "  --count N            random/hot: page writes per vCPU (default: region pages)\n"

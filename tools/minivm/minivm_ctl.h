@@ -38,7 +38,7 @@
 #define MVM_CTL_VERSION		1
 #define MVM_CTL_MAX_MSG		(128 * 1024)
 
-#define MVM_MAX_VCPUS		16
+#define MVM_MAX_VCPUS		64
 #define MVM_MAX_SLOTS		4
 #define MVM_MAX_BLOB		(32 * 1024)
 
