@@ -76,7 +76,7 @@ usage_case() {	# usage_case EXPECTED_SUBSTRING ARGS...
 }
 usage_case "not a multiple of the 4 KiB" --mem 2050K
 usage_case "between 2 MiB and 3 GiB" --mem 1
-usage_case "must be 1..16" --vcpus 17
+usage_case "must be 1..64" --vcpus 65
 usage_case "unknown workload" --workload nope
 usage_case "outside the" --workload pages --pages 1-100000 --mem $MEM
 usage_case "power of 2" --dirty-ring 1000
