@@ -61,6 +61,8 @@ if [ -e "$root/.pcopy-rootfs" ]; then
 fi
 
 tmp=$(mktemp -d "$cache/.trixie-$key.XXXXXX")
+# mktemp makes it 0700: as the guest's root it must be searchable by all
+chmod 755 "$tmp"
 log=$cache/trixie-$key.log
 cleanup() {
 	# debootstrap leaves /proc and friends mounted in the target on failure
