@@ -128,8 +128,9 @@ ${VMTEST_LOCK:+flock "$VMTEST_LOCK"} env BUILD="$tree/build" KVER="$kver" \
 	VMTEST_MODDIR="$root/usr/lib/modules/$kver" \
 	VMTEST_ROOT="$root" VMTEST_LABEL=$lane \
 	VMTEST_APPEND="log_buf_len=16M" \
-	"$tree/tools/vmtest/vm.sh" check $T 2> >(tee "$out/vm.err" >&2)
+	"$tree/tools/vmtest/vm.sh" check $T 2> "$out/vm.err"
 rc=$?
+cat "$out/vm.err" >&2
 results=$tree/build/vm/results
 # vm.sh fails only before booting (no kernel, no initramfs): say why
 [ "$rc" = 0 ] || result FAIL "vm: $(tail -n 1 "$out/vm.err")"

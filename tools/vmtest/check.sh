@@ -53,7 +53,7 @@ host_test() {	# NAME LOG COMMAND...
 }
 
 lane_6_1() {
-	local res=$build/lane-6.1-results
+	local res=$build/lane-6.1-results rc
 	hostres=$build/host-results
 	: > "$res"
 	: > "$hostres"
@@ -99,11 +99,11 @@ lane_6_1() {
 
 	step "[6.1] VM: selftests${T:+ matching '$T'}"
 	# shellcheck disable=SC2086
-	if ! with_lock env BUILD="$build" KVER="$KVER" "$src/tools/vmtest/vm.sh" check $T \
-		2> >(tee "$build/vm.err" >&2); then
-		# vm.sh fails only before booting (no kernel, no initramfs)
-		echo "FAIL vm: $(tail -n 1 "$build/vm.err")" >> "$res"
-	fi
+	with_lock env BUILD="$build" KVER="$KVER" "$src/tools/vmtest/vm.sh" check $T 2> "$build/vm.err"
+	rc=$?
+	cat "$build/vm.err" >&2
+	# vm.sh fails only before booting (no kernel, no initramfs): say why
+	[ "$rc" = 0 ] || echo "FAIL vm: $(tail -n 1 "$build/vm.err")" >> "$res"
 	LANE=6.1 "$src/tools/vmtest/report.sh" "$build/vm/results" "$res" > "$build/report-6.1.txt"
 	reports="$reports $build/report-6.1.txt"
 }
