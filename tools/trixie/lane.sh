@@ -55,7 +55,7 @@ in_root() {
 step "rootfs (tools/trixie/rootfs.sh)"
 if ! root=$("$src/tools/trixie/rootfs.sh" 2> "$out/rootfs.log"); then
 	cat "$out/rootfs.log"
-	result FAIL "rootfs: $(tail -n 1 "$out/rootfs.log")"
+	result FAIL "$(tail -n 1 "$out/rootfs.log")"
 	finish
 fi
 cat "$out/rootfs.log"
