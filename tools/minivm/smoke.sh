@@ -139,10 +139,12 @@ run_wl() {
 			  !($3 >= cl && $3 < ch) && $3 != p))' "$h" | wc -l)
 		[ "$n" = 0 ] || fail "$name: vcpu $v: $n entries outside its region and the pages it reads"
 	done
-	# read-only pages: logged by no vCPU, or exactly once in the run
+	# read-only pages: never logged, or once per vCPU that read them
+	# (the program page is shared: two vCPUs faulting on it at the same
+	# time both log it, as make_spte() marks it before the SPTE is set)
 	ro=$(awk -v d=$DATA '$3 < d' "$h" | wc -l)
-	[ "$(awk -v d=$DATA '$3 < d { print $3 }' "$h" | sort -u | wc -l)" = "$ro" ] ||
-		fail "$name: a page the guest only reads was logged twice"
+	[ "$(awk -v d=$DATA '$3 < d { print $1, $3 }' "$h" | sort -u | wc -l)" = "$ro" ] ||
+		fail "$name: a vCPU logged a page the guest only reads twice"
 	if [ -z "$FIRSTMAP" ]; then
 		FIRSTMAP=0
 		[ "$ro" != 0 ] && FIRSTMAP=1
@@ -150,13 +152,14 @@ run_wl() {
 	if [ "$FIRSTMAP" = 0 ]; then
 		[ "$ro" = 0 ] || fail "$name: $ro read-only pages logged, none were in the first run"
 	else
-		# every vCPU reads its parameter block; one of them the program
+		# every vCPU reads its parameter block; one or both the program
 		for v in 0 1; do
 			[ "$(awk -v p=$((PARAMS + v)) '$3 == p' "$h" | wc -l)" = 1 ] ||
 				fail "$name: vcpu $v: its parameter block not logged exactly once"
 		done
-		[ "$(awk -v c=$CODE_LO '$3 == c' "$h" | wc -l)" = 1 ] ||
-			fail "$name: the guest program's first page not logged exactly once"
+		n=$(awk -v c=$CODE_LO '$3 == c' "$h" | wc -l)
+		[ "$n" -ge 1 ] && [ "$n" -le 2 ] ||
+			fail "$name: the guest program's first page logged $n times, want 1 or 2 (one per vCPU)"
 	fi
 	# what the workload wrote (or, FIRSTMAP=1, read): the data regions
 	awk -v d=$DATA '$3 >= d' "$h" > "$T/$name.data"
