@@ -297,7 +297,7 @@ TEST(kernel_thread_is_einval)
 	ASSERT_LT(0, fam);
 	/* pid 2 is kthreadd */
 	EXPECT_EQ(-EINVAL, sess_cmd(sk, fam, PCOPY_CMD_SESSION_NEW, 2, &r));
-	EXPECT_STREQ("process has no address space", r.msg);
+	EXPECT_STREQ("process has no address space (a kernel thread)", r.msg);
 	nl_result_free(&r);
 	EXPECT_EQ(0, pcopy_status("sessions"));
 	nl_socket_free(sk);
