@@ -2,18 +2,15 @@
 #ifndef PCOPY_AGENT_H
 #define PCOPY_AGENT_H
 
+/* The CLI: main.c, args.c and one cmd_*.c per subcommand. */
+
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/defs.h"
+#include "common/jsonb.h"
+
 #define PCOPY_AGENT_VERSION "0.1.0"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-#define NSEC_PER_USEC	((uint64_t)1000)
-#define NSEC_PER_MSEC	((uint64_t)1000000)
-#define NSEC_PER_SEC	((uint64_t)1000000000)
-
-struct json_object;
 
 /* Options common to every subcommand. */
 struct opts {
@@ -23,7 +20,6 @@ struct opts {
 /* main.c */
 void usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), noreturn));
-void print_json(struct json_object *obj);
 
 /* args.c */
 /*

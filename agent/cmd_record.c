@@ -19,10 +19,10 @@
 #include <json-c/json.h>
 
 #include "agent.h"
-#include "jsonb.h"
-#include "recfile.h"
-#include "ring.h"
-#include "session.h"
+#include "common/jsonb.h"
+#include "observe/recfile.h"
+#include "observe/ring.h"
+#include "observe/session.h"
 
 #define USAGE "PID -o FILE [--pages N] [--watermark BYTES] [--faults|--dirty] [--duration SECONDS]"
 

@@ -6,7 +6,7 @@
 #include <json-c/json.h>
 
 #include "agent.h"
-#include "session.h"
+#include "observe/session.h"
 
 int cmd_stats(int argc, char **argv, const struct opts *go)
 {

@@ -7,7 +7,7 @@
 #include <json-c/json.h>
 
 #include "agent.h"
-#include "session.h"
+#include "observe/session.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)

@@ -11,7 +11,7 @@
 #include <json-c/json.h>
 
 #include "agent.h"
-#include "session.h"
+#include "observe/session.h"
 
 struct pid_cmd {
 	const char *name;	/* subcommand, for messages */

@@ -19,8 +19,8 @@
 #include <json-c/json.h>
 
 #include "agent.h"
-#include "jsonb.h"
-#include "session.h"
+#include "common/jsonb.h"
+#include "observe/session.h"
 
 #define USAGE		"PID [--interval SECONDS] [--count N]"
 #define MAX_INTERVAL_S	3600

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The destination side of a migration (mig_dest.h).
+ * The destination side of a migration (migrate.h).
  *
  * Threads: main (handshakes, device state import and resume, DONE,
  * progress, summary); one receiver per data connection (urgent and bulk),
  * which checks every packet whole before a byte of it reaches guest memory
- * and hands pages to the placement (mig_place.c); the control reader
+ * and hands pages to the placement (place.c); the control reader
  * (rounds, switchover, the manifest, completion); the fault thread
- * (mig_fault.c); and, once the manifest is in, the placer.
+ * (fault.c); and, once the manifest is in, the placer.
  */
 #include <endian.h>
 #include <errno.h>
@@ -23,17 +23,17 @@
 
 #include <json-c/json.h>
 
-#include "agent.h"
-#include "jsonb.h"
-#include "mig_dest.h"
-#include "mig_fault.h"
-#include "mig_handoff.h"
-#include "mig_mod.h"
-#include "mig_net.h"
-#include "mig_place.h"
-#include "mig_util.h"
-#include "mig_vmm.h"
-#include "stats.h"
+#include "common/defs.h"
+#include "common/jsonb.h"
+#include "migrate.h"
+#include "fault.h"
+#include "handoff.h"
+#include "mod.h"
+#include "transport.h"
+#include "place.h"
+#include "util.h"
+#include "vmm.h"
+#include "observe/stats.h"
 
 #define PS		MIG_PAGE_SIZE
 #define HANDSHAKE_MS	10000

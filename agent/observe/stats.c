@@ -12,8 +12,8 @@
 
 #include <json-c/json.h>
 
-#include "agent.h"
-#include "jsonb.h"
+#include "common/defs.h"
+#include "common/jsonb.h"
 #include "stats.h"
 
 #define HIST_BAR_WIDTH	52	/* bpftrace's */

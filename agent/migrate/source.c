@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The source side of a migration (mig_source.h).
+ * The source side of a migration (migrate.h).
  *
  * Threads: main (rounds, switchover, progress, summary); one worker per
  * bulk channel, each sending what the current job hands out; the
  * responder, which reads the destination's return path and answers each
  * page request at once on the urgent channel; and the dirty tracker
- * (mig_dirty.c) when pcopy.ko is there.
+ * (dirty.c) when pcopy.ko is there.
  *
  * A job is a set of pages (a bitmap whose words the workers claim with an
  * atomic exchange, so each page goes out once per job), the switchover
@@ -32,15 +32,15 @@
 
 #include <json-c/json.h>
 
-#include "agent.h"
-#include "jsonb.h"
-#include "mig_dirty.h"
-#include "mig_mod.h"
-#include "mig_net.h"
-#include "mig_source.h"
-#include "mig_util.h"
-#include "mig_vmm.h"
-#include "stats.h"
+#include "common/defs.h"
+#include "common/jsonb.h"
+#include "dirty.h"
+#include "mod.h"
+#include "transport.h"
+#include "migrate.h"
+#include "util.h"
+#include "vmm.h"
+#include "observe/stats.h"
 
 #define PS		MIG_PAGE_SIZE
 #define WBUF_SIZE	(256 * 1024)
@@ -261,7 +261,7 @@ static int send_page(struct worker *w, uint64_t p, uint8_t round, uint8_t flags)
 	 * Before the read: a page whose latest push is not reset yet (or
 	 * any page while the tracker cannot vouch for them) may change with
 	 * no record, so it stays dirty.  Reading after the check is what
-	 * makes a "protected" answer safe (mig_dirty.h).
+	 * makes a "protected" answer safe (dirty.h).
 	 */
 	if (round != MIG_ROUND_FINAL && s->tracking)
 		unprot = dirty_unprotected(&s->dirty, p);

@@ -15,6 +15,10 @@
 
 #include <pcopy.h>
 
+#include "common/defs.h"
+
+PCOPY_PUBLIC_BEGIN
+
 struct ring {
 	int fd;				/* /dev/pcopy, -1 for a fake ring */
 	uint32_t pid;
@@ -72,7 +76,7 @@ int ring_open(struct ring *r, uint32_t pid, uint32_t data_pages,
  * against the expected @data_size and take the consumer position from
  * @cons.  No output; -EPROTO with @r->why on a header it refuses.
  */
-int ring_attach(struct ring *r, struct pcopy_ring_consumer *cons,
+PCOPY_PART_ONLY int ring_attach(struct ring *r, struct pcopy_ring_consumer *cons,
 		const void *prod, size_t prod_len, uint64_t data_size);
 
 /* Unmap, close and free what ring_open()/ring_attach() set up. */
@@ -108,5 +112,7 @@ bool ring_eof(const struct ring *r);
 int ring_flush(struct ring *r);
 
 void ring_counters(const struct ring *r, struct ring_counters *c);
+
+PCOPY_PUBLIC_END
 
 #endif

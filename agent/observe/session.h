@@ -10,6 +10,10 @@
 #include "nl.h"
 #include "stats.h"
 
+#include "common/defs.h"
+
+PCOPY_PUBLIC_BEGIN
+
 /* The sessions of one request's replies (one for a "do", any for a dump). */
 struct session_set {
 	struct session_stats *v;
@@ -30,7 +34,7 @@ void session_set_free(struct session_set *set);
  * level and every attribute the ABI promises must be present.  Returns 0,
  * -ENOMEM, or -EPROTO with the reason in @why.
  */
-int session_parse(struct nlattr **tb, struct session_stats *s, char *why,
+PCOPY_PART_ONLY int session_parse(struct nlattr **tb, struct session_stats *s, char *why,
 		  size_t len);
 
 /* A request for @cmd carrying PCOPY_A_PID; NULL if out of memory. */
@@ -57,5 +61,7 @@ struct errtext {
  */
 void session_perror(const char *what, int err, const struct errtext *texts,
 		    const char *why);
+
+PCOPY_PUBLIC_END
 
 #endif

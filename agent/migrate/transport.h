@@ -4,7 +4,7 @@
 
 /*
  * Migration connections: TCP addresses, socket options, and packets
- * (mig_proto.h) sent whole and received with their header checked before
+ * (proto.h) sent whole and received with their header checked before
  * the payload is read.
  */
 #include <pthread.h>
@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mig_proto.h"
+#include "proto.h"
 
 struct mig_conn {
 	int fd;

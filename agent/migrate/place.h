@@ -25,7 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "mig_handoff.h"
+#include "handoff.h"
 
 enum place_fault_result {
 	FAULT_DONE,		/* present now (or placed from the buffer) */
@@ -60,7 +60,7 @@ struct place {
 	uint64_t *fault_ns;		/* per page: when the first fault was seen */
 	uint64_t *placed_bm;		/* bitmap: placed by us (the twice check) */
 	uint8_t *manifest;		/* per page: final round, 0 = comes final */
-	bool manifest_known;		/* atomic (seq_cst, see mig_place.c) */
+	bool manifest_known;		/* atomic (seq_cst, see place.c) */
 	bool zeropage;			/* UFFDIO_ZEROPAGE works on this memory */
 
 	int out_fd;			/* --mem-out, -1 if none */

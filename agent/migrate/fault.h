@@ -20,10 +20,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "mig_handoff.h"
-#include "mig_net.h"
-#include "mig_place.h"
-#include "ring.h"
+#include "handoff.h"
+#include "transport.h"
+#include "place.h"
+#include "observe/ring.h"
 
 struct fault_stats {
 	uint64_t ring_records;	/* fault records taken from the ring */

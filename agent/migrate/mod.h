@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nl.h"
-#include "stats.h"
+#include "observe/nl.h"
+#include "observe/stats.h"
 
 struct mig_mod {
 	struct pnl p;

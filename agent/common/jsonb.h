@@ -10,6 +10,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "defs.h"
+
+PCOPY_PUBLIC_BEGIN
+
 struct json_object;
 
 struct jb {
@@ -28,5 +32,10 @@ struct json_object *ju64_array(struct jb *b, const uint64_t *v, unsigned int n);
 
 /* Return @o, or drop it and return NULL if anything failed. */
 struct json_object *jb_done(struct jb *b, struct json_object *o);
+
+/* Print @obj on stdout, pretty, one document. */
+void print_json(struct json_object *obj);
+
+PCOPY_PUBLIC_END
 
 #endif

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* JSON building with one out-of-memory check per object (jsonb.h). */
+#include <stdio.h>
+
 #include <json-c/json.h>
 
 #include "jsonb.h"
@@ -43,4 +45,10 @@ struct json_object *jb_done(struct jb *b, struct json_object *o)
 		return NULL;
 	}
 	return o;
+}
+
+void print_json(struct json_object *obj)
+{
+	puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
+					    JSON_C_TO_STRING_NOSLASHESCAPE));
 }

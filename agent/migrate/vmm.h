@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "../tools/minivm/minivm_ctl.h"
+#include "../../tools/minivm/minivm_ctl.h"
 
 struct mig_vmm {
 	int fd;

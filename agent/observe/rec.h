@@ -13,6 +13,10 @@
 
 #include <pcopy.h>
 
+#include "common/defs.h"
+
+PCOPY_PUBLIC_BEGIN
+
 /* Records are 8-byte aligned and their lengths a multiple of 8. */
 #define REC_ALIGN	8
 
@@ -31,9 +35,11 @@ enum rec_verdict {
  * PCOPY_VCPU_NONE; a DIRTY or DIRTY_RESET record's is KVM's vCPU id,
  * unbounded.  On REC_MALFORMED, @why (@len bytes) says what is wrong.
  */
-enum rec_verdict rec_check(const struct pcopy_rec_hdr *rec, char *why, size_t len);
+PCOPY_PART_ONLY enum rec_verdict rec_check(const struct pcopy_rec_hdr *rec, char *why, size_t len);
 
 /* "FAULT_BEGIN", ...; NULL for a type this agent does not know. */
 const char *rec_type_name(uint16_t type);
+
+PCOPY_PUBLIC_END
 
 #endif

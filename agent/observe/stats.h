@@ -13,6 +13,10 @@
 
 #include <pcopy.h>
 
+#include "common/defs.h"
+
+PCOPY_PUBLIC_BEGIN
+
 struct json_object;
 
 /* One PCOPY_A_VCPU_ENTRY. */
@@ -87,5 +91,7 @@ void stats_print_list(FILE *f, const struct session_stats *v, unsigned int n);
 
 /* The session object of the JSON output; NULL if out of memory. */
 struct json_object *stats_to_json(const struct session_stats *s);
+
+PCOPY_PUBLIC_END
 
 #endif

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* pcopy.ko for the migration commands (mig_mod.h). */
+/* pcopy.ko for the migration commands (mod.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,8 +9,8 @@
 #include <netlink/genl/ctrl.h>
 #include <netlink/msg.h>
 
-#include "mig_mod.h"
-#include "session.h"
+#include "mod.h"
+#include "observe/session.h"
 
 static int info_cb(struct nlattr **tb, void *arg)
 {

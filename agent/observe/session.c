@@ -13,7 +13,7 @@
 
 #include <netlink/msg.h>
 
-#include "agent.h"
+#include "common/defs.h"
 #include "session.h"
 
 static const struct nla_policy stats_policy[PCOPY_STATS_A_MAX + 1] = {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Pieces both migration ends share (mig_util.h). */
+/* Pieces both migration ends share (util.h). */
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -10,8 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent.h"
-#include "mig_util.h"
+#include "common/defs.h"
+#include "util.h"
 
 #define MIG_FAIL_MSG	400
 
@@ -174,7 +174,7 @@ void mig_fail(const char *fmt, ...)
 		vsnprintf(fail_msg, sizeof(fail_msg), fmt, ap);
 		va_end(ap);
 		fprintf(stderr, "pcopy: %s: %s\n", fail_who, fail_msg);
-		/* seq_cst: see the resume guard in mig_dest.c */
+		/* seq_cst: see the resume guard in dest.c */
 		__atomic_store_n(&failed, 1, __ATOMIC_SEQ_CST);
 		hook = fail_hook;
 	}

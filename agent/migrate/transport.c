@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Migration connections (mig_net.h).  A packet's header is held to its
+ * Migration connections (transport.h).  A packet's header is held to its
  * type's bounds before a single payload byte is read, so an oversized or
  * unknown packet never makes us buffer what it claims.
  */
@@ -20,9 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent.h"
-#include "mig_net.h"
-#include "mig_util.h"
+#include "common/defs.h"
+#include "transport.h"
+#include "util.h"
 
 /* Enough for the largest packet and a good batch of pages behind it. */
 #define RBUF_SIZE	(MIG_MAX_PAYLOAD + 256 * 1024)

@@ -31,7 +31,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ring.h"
+#include "observe/ring.h"
 
 struct mig_vcpuq;
 

@@ -13,6 +13,10 @@
 
 #include <pcopy.h>
 
+#include "common/defs.h"
+
+PCOPY_PUBLIC_BEGIN
+
 struct report_vcpu {
 	uint64_t faults;		/* blocking FAULT_ENDs */
 	uint64_t latency_sum_ns;
@@ -63,5 +67,7 @@ void report_finish(struct report *rp);
 uint64_t report_percentile(const struct report *rp, unsigned int p);
 
 void report_free(struct report *rp);
+
+PCOPY_PUBLIC_END
 
 #endif

@@ -7,6 +7,10 @@
 
 #include <pcopy.h>
 
+#include "common/defs.h"
+
+PCOPY_PUBLIC_BEGIN
+
 /* A connection to the pcopy generic netlink family. */
 struct pnl {
 	struct nl_sock *sk;
@@ -38,10 +42,12 @@ struct nl_msg *pnl_msg(struct pnl *p, uint8_t cmd, int flags);
 int pnl_request(struct pnl *p, struct nl_msg *msg,
 		int (*cb)(struct nlattr **tb, void *arg), void *arg);
 
-extern struct nla_policy pnl_policy[PCOPY_A_MAX + 1];
+extern PCOPY_PART_ONLY struct nla_policy pnl_policy[PCOPY_A_MAX + 1];
 
 /* Policy entries: a fixed-size attribute must have exactly its size. */
 #define PNL_POLICY_U32 { .type = NLA_U32, .maxlen = sizeof(uint32_t) }
 #define PNL_POLICY_U64 { .type = NLA_U64, .maxlen = sizeof(uint64_t) }
+
+PCOPY_PUBLIC_END
 
 #endif

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The destination's fault thread (mig_fault.h). */
+/* The destination's fault thread (fault.h). */
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,9 +14,9 @@
 
 #include <linux/userfaultfd.h>
 
-#include "agent.h"
-#include "mig_fault.h"
-#include "mig_util.h"
+#include "common/defs.h"
+#include "fault.h"
+#include "util.h"
 
 #define RING_PAGES	64
 #define POLL_MS		100

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Destination page placement (mig_place.h).
+ * Destination page placement (place.h).
  *
  * The state word of a page:
  *   bits 0-7   round of the buffered precopied version (0: none)
@@ -33,10 +33,10 @@
 
 #include <linux/userfaultfd.h>
 
-#include "agent.h"
-#include "mig_place.h"
-#include "mig_proto.h"
-#include "mig_util.h"
+#include "common/defs.h"
+#include "place.h"
+#include "proto.h"
+#include "util.h"
 
 #define PS		MIG_PAGE_SIZE
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The source's dirty-page tracking (mig_dirty.h): a thread consumes the
+ * The source's dirty-page tracking (dirty.h): a thread consumes the
  * DIRTY, DIRTY_RESET and LOST records of the source VMM's ring into the
  * dirty bitmap and the per-page count of pushes not yet reset.
  */
@@ -12,9 +12,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "agent.h"
-#include "mig_dirty.h"
-#include "mig_util.h"
+#include "common/defs.h"
+#include "dirty.h"
+#include "util.h"
 
 #define RING_PAGES	512		/* 2 MiB: about 120000 GFNs */
 #define RING_WATERMARK	(64 * 1024)

@@ -14,6 +14,10 @@
 
 #include <pcopy.h>
 
+#include "common/defs.h"
+
+PCOPY_PUBLIC_BEGIN
+
 #define RECFILE_MAGIC		"PCOPYREC"	/* 8 bytes, no NUL */
 #define RECFILE_VERSION		1
 
@@ -121,5 +125,7 @@ int recr_open(struct recr *r, const char *path);
 int recr_next(struct recr *r, const struct pcopy_rec_hdr **rec);
 
 void recr_close(struct recr *r);
+
+PCOPY_PUBLIC_END
 
 #endif

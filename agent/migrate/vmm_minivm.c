@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The VMM control-socket client (mig_vmm.h). */
+/* The VMM control-socket client (vmm.h). */
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -10,8 +10,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "mig_util.h"
-#include "mig_vmm.h"
+#include "util.h"
+#include "vmm.h"
 
 /* how long vmm_open() waits for a control socket to appear: 5 s */
 #define VMM_CONNECT_TRIES	100

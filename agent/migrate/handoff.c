@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Firecracker's UFFD handoff, receiving end (mig_handoff.h).  The handoff
+ * Firecracker's UFFD handoff, receiving end (handoff.h).  The handoff
  * is parsed with json-c and refused whole at the first thing wrong: a
  * region we misread would have us place guest pages at the wrong address.
  */
@@ -18,10 +18,10 @@
 
 #include <json-c/json.h>
 
-#include "agent.h"
-#include "mig_handoff.h"
-#include "mig_net.h"
-#include "mig_util.h"
+#include "common/defs.h"
+#include "handoff.h"
+#include "transport.h"
+#include "util.h"
 
 int handoff_listen(struct mig_handoff *h, const char *path)
 {
