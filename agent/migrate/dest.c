@@ -51,7 +51,7 @@ struct chan {
 struct dest {
 	const struct recv_opts *o;
 	struct mig_handoff h;
-	struct mig_vmm vmm;
+	struct vmm vmm;			/* the VMM to import into, if any */
 	bool have_vmm;
 	struct mig_mod mod;
 	bool mod_ok, use_ring;
@@ -944,13 +944,13 @@ int dest_run(const struct recv_opts *o)
 	if (ret)
 		goto out;
 	if (o->vmm_control) {
-		ret = vmm_open(&d->vmm, o->vmm_control, "recv");
+		ret = vmm_minivm_open(&d->vmm, o->vmm_control, "recv");
 		if (ret)
 			goto out;
 		d->have_vmm = true;
-		if (d->vmm.pid != d->h.pid) {
+		if (vmm_pid(&d->vmm) != d->h.pid) {
 			fprintf(stderr, "pcopy: recv: the VMM at %s (pid %d) is not the one that handed over its userfaultfd (pid %d)\n",
-				o->vmm_control, (int)d->vmm.pid, (int)d->h.pid);
+				o->vmm_control, (int)vmm_pid(&d->vmm), (int)d->h.pid);
 			ret = -EINVAL;
 			goto out;
 		}
@@ -1039,8 +1039,7 @@ out:
 	if (d->ms_ok)
 		session_stats_free(&d->ms);
 	mod_close(&d->mod);
-	if (d->have_vmm)
-		vmm_close(&d->vmm);
+	vmm_close(&d->vmm);
 	if (d->lfd >= 0)
 		close(d->lfd);
 	free(d->state);

@@ -17,7 +17,6 @@
  */
 #include <endian.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -26,7 +25,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -87,9 +85,8 @@ struct source {
 	/* guest memory, as file offsets */
 	const unsigned char *mem;
 	uint64_t size, npages;
-	struct mig_vmm vmm;
-	bool have_vmm;
-	struct mvm_ctl_layout layout;
+	struct vmm vmm;			/* a live VMM or a memory file */
+	struct vmm_layout layout;
 
 	struct mig_mod mod;
 	struct mig_dirty dirty;
@@ -833,9 +830,9 @@ static int connect_all(struct source *s)
 	s->ctl_ok = true;
 	if (s->tracking)
 		flags |= MIG_SETUP_PRECOPY;
-	if (s->have_vmm || s->o->state_file)
+	if (s->vmm.has_state)
 		flags |= MIG_SETUP_STATE;
-	if (s->have_vmm)
+	if (s->vmm.live)
 		flags |= MIG_SETUP_LIVE;
 	su.flags = htole32(flags);
 	ret = mig_send(&s->ctl, MIG_T_SETUP, &su, sizeof(su), NULL, 0);
@@ -864,54 +861,43 @@ static int connect_all(struct source *s)
 
 /* ---- setup: memory, module ---- */
 
+/*
+ * The adapter for what the options name (vmm.h): minivm's control socket
+ * or a memory file.  A new VMM adapter is chosen here.
+ */
+static int open_vmm(struct source *s)
+{
+	if (s->o->vmm_control)
+		return vmm_minivm_open(&s->vmm, s->o->vmm_control, "send");
+	return vmm_file_open(&s->vmm, s->o->mem_file, s->o->state_file, "send");
+}
+
 static int map_memory(struct source *s)
 {
-	const char *path = s->o->mem_file;
-	struct mvm_ctl_memfd m;
-	struct stat st;
+	uint64_t size, offset;
 	int fd, ret;
 	void *p;
 
-	if (s->o->vmm_control) {
-		ret = vmm_open(&s->vmm, s->o->vmm_control, "send");
-		if (ret)
-			return ret;
-		s->have_vmm = true;
-		ret = vmm_layout(&s->vmm, &s->layout);
-		if (ret)
-			return ret;
-		ret = vmm_memfd(&s->vmm, &fd, &m);
-		if (ret)
-			return ret;
-		if (s->layout.page_size != PS || m.size % PS || !m.size || m.offset ||
-		    m.size != s->layout.mem_size || s->layout.nslots > MVM_MAX_SLOTS) {
-			fprintf(stderr, "pcopy: send: the VMM's layout is not one this agent migrates (page size %u, %" PRIu64 " bytes of RAM, GPA 0 at memfd offset %" PRIu64 ")\n",
-				s->layout.page_size, (uint64_t)m.size, (uint64_t)m.offset);
-			close(fd);
-			return -EINVAL;
-		}
-		s->size = m.size;
-		path = "the VMM's memfd";
-	} else {
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &st)) {
-			ret = -errno;
-			fprintf(stderr, "pcopy: send: %s: %s\n", path, strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			return ret;
-		}
-		if (!st.st_size || st.st_size % PS) {
-			fprintf(stderr, "pcopy: send: %s: %lld bytes is not a positive multiple of the %d-byte page\n",
-				path, (long long)st.st_size, PS);
-			close(fd);
-			return -EINVAL;
-		}
-		s->size = (uint64_t)st.st_size;
+	ret = open_vmm(s);
+	if (ret)
+		return ret;
+	ret = vmm_layout(&s->vmm, &s->layout);
+	if (ret)
+		return ret;
+	ret = vmm_memory(&s->vmm, &fd, &size, &offset);
+	if (ret)
+		return ret;
+	if (s->layout.page_size != PS || size % PS || !size || offset ||
+	    size != s->layout.mem_size || s->layout.nslots > VMM_MAX_SLOTS) {
+		fprintf(stderr, "pcopy: send: the VMM's layout is not one this agent migrates (page size %u, %" PRIu64 " bytes of RAM, GPA 0 at memfd offset %" PRIu64 ")\n",
+			s->layout.page_size, size, offset);
+		close(fd);
+		return -EINVAL;
 	}
+	s->size = size;
 	s->npages = s->size / PS;
 	if (s->npages > MIG_MAX_PAGES) {
-		fprintf(stderr, "pcopy: send: %s: too large\n", path);
+		fprintf(stderr, "pcopy: send: %s: too large\n", s->vmm.what);
 		close(fd);
 		return -EFBIG;
 	}
@@ -919,59 +905,22 @@ static int map_memory(struct source *s)
 	ret = -errno;
 	close(fd);
 	if (p == MAP_FAILED) {
-		fprintf(stderr, "pcopy: send: cannot map %s: %s\n", path, strerror(-ret));
+		fprintf(stderr, "pcopy: send: cannot map %s: %s\n", s->vmm.what, strerror(-ret));
 		return ret;
 	}
 	s->mem = p;
 	return 0;
 }
 
-static int read_state_file(struct source *s)
-{
-	struct stat st;
-	ssize_t n;
-	int fd, ret = 0;
-
-	fd = open(s->o->state_file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st)) {
-		ret = -errno;
-		goto err;
-	}
-	if (!st.st_size || st.st_size > MIG_MAX_STATE) {
-		fprintf(stderr, "pcopy: send: %s: %lld bytes of device state (1 to %u are accepted)\n",
-			s->o->state_file, (long long)st.st_size, MIG_MAX_STATE);
-		close(fd);
-		return -EINVAL;
-	}
-	s->state = malloc((size_t)st.st_size);
-	if (!s->state) {
-		ret = -ENOMEM;
-		goto err;
-	}
-	n = read(fd, s->state, (size_t)st.st_size);
-	if (n != st.st_size) {
-		ret = n < 0 ? -errno : -EIO;
-		goto err;
-	}
-	s->state_len = (size_t)st.st_size;
-	close(fd);
-	return 0;
-err:
-	fprintf(stderr, "pcopy: send: %s: %s\n", s->o->state_file, strerror(-ret));
-	if (fd >= 0)
-		close(fd);
-	return ret;
-}
-
 /* Decide whether there will be precopy rounds, and say why if not. */
 static void setup_tracking(struct source *s)
 {
-	struct mig_dirty_slot slots[MVM_MAX_SLOTS];
+	struct mig_dirty_slot slots[VMM_MAX_SLOTS];
 	char why[192];
 	unsigned int i;
 	int ret;
 
-	if (!s->have_vmm) {
+	if (!s->vmm.live) {
 		snprintf(s->postcopy_why, sizeof(s->postcopy_why),
 			 "the source is a memory file: nothing runs, so every page moves once");
 		return;
@@ -995,17 +944,17 @@ static void setup_tracking(struct source *s)
 			 "the VMM does not use KVM's dirty ring (minivm --dirty-ring)");
 		goto postcopy_only;
 	}
-	ret = mod_track(&s->mod, (uint32_t)s->vmm.pid, why, sizeof(why));
+	ret = mod_track(&s->mod, (uint32_t)vmm_pid(&s->vmm), why, sizeof(why));
 	if (ret) {
 		snprintf(s->postcopy_why, sizeof(s->postcopy_why), "pcopy.ko: %s", why);
 		goto postcopy_only;
 	}
 	for (i = 0; i < s->layout.nslots; i++) {
-		slots[i].id = s->layout.slots[i].slot;
-		slots[i].first_page = s->layout.slots[i].memfd_offset / PS;
+		slots[i].id = s->layout.slots[i].id;
+		slots[i].first_page = s->layout.slots[i].mem_offset / PS;
 		slots[i].npages = s->layout.slots[i].size / PS;
 	}
-	ret = dirty_start(&s->dirty, (uint32_t)s->vmm.pid, s->npages, s->layout.nvcpus, slots,
+	ret = dirty_start(&s->dirty, (uint32_t)vmm_pid(&s->vmm), s->npages, s->layout.nvcpus, slots,
 			  s->layout.nslots);
 	if (ret) {
 		snprintf(s->postcopy_why, sizeof(s->postcopy_why),
@@ -1193,7 +1142,7 @@ static int switchover(struct source *s)
 		goto out;
 	s->phase = PH_SWITCHOVER;
 	s->t_pause = mig_now_ns();
-	if (s->have_vmm) {
+	if (s->vmm.live) {
 		s->vmm.quiet = true;
 		ret = vmm_pause(&s->vmm);
 		s->vmm.quiet = false;
@@ -1259,7 +1208,8 @@ static int switchover(struct source *s)
 		mig_fail("control: sending SWITCHOVER: %s", strerror(-ret));
 		goto out;
 	}
-	if (s->have_vmm) {
+	/* a memory file's state was read before connecting (source_run()) */
+	if (s->vmm.live) {
 		s->vmm.quiet = true;
 		ret = vmm_export(&s->vmm, &s->state, &s->state_len);
 		s->vmm.quiet = false;
@@ -1352,7 +1302,7 @@ static int finish(struct source *s)
 
 static bool have_downtime(const struct source *s)
 {
-	return s->have_vmm && s->resumed && (s->resumed_msg.flags & MIG_RESUMED_VMM);
+	return s->vmm.live && s->resumed && (s->resumed_msg.flags & MIG_RESUMED_VMM);
 }
 
 static struct json_object *summary_json(struct source *s)
@@ -1370,9 +1320,9 @@ static struct json_object *summary_json(struct source *s)
 		json_object_object_add(o, "postcopy_only_reason", NULL);
 	else
 		jadd(&b, o, "postcopy_only_reason", json_object_new_string(s->postcopy_why));
-	jadd(&b, o, "source", json_object_new_string(s->have_vmm ? "vmm" : "file"));
-	if (s->have_vmm)
-		jadd(&b, o, "vmm_pid", ju64((uint64_t)s->vmm.pid));
+	jadd(&b, o, "source", json_object_new_string(s->vmm.live ? "vmm" : "file"));
+	if (s->vmm.live)
+		jadd(&b, o, "vmm_pid", ju64((uint64_t)vmm_pid(&s->vmm)));
 	jadd(&b, o, "to", json_object_new_string(s->o->to));
 	jadd(&b, o, "page_size", ju64(PS));
 	jadd(&b, o, "pages", ju64(s->npages));
@@ -1480,7 +1430,7 @@ static void summary_text(struct source *s, FILE *f)
 		       fmt_duration(b2, sizeof(b2), s->t_paused - s->t_pause),
 		       fmt_duration(b3, sizeof(b3), s->t_state_sent - s->t_pause));
 	else
-		fprintf(f, "  downtime: n/a (%s)\n", s->have_vmm ? "the destination resumed no VMM (no --vmm-control)" :
+		fprintf(f, "  downtime: n/a (%s)\n", s->vmm.live ? "the destination resumed no VMM (no --vmm-control)" :
 		       "no running source VM");
 	fprintf(f, "  sent: %" PRIu64 " pages (%" PRIu64 " zero), %s over %u bulk channels + urgent, %s/s; device state %s\n",
 	       s->pages_sent, s->zero_sent, fmt_bytes(b1, sizeof(b1), tx_bytes(s)), s->nw,
@@ -1529,8 +1479,7 @@ static void cleanup(struct source *s)
 		mig_conn_close(&s->urg);
 	if (s->ctl_ok)
 		mig_conn_close(&s->ctl);
-	if (s->have_vmm)
-		vmm_close(&s->vmm);
+	vmm_close(&s->vmm);
 	if (s->mem)
 		munmap((void *)s->mem, s->size);
 }
@@ -1555,8 +1504,9 @@ int source_run(const struct send_opts *o)
 	ret = map_memory(s);
 	if (ret)
 		goto out;
-	if (o->state_file) {
-		ret = read_state_file(s);
+	/* nothing runs: the state is final now, and a bad file fails early */
+	if (!s->vmm.live && s->vmm.has_state) {
+		ret = vmm_export(&s->vmm, &s->state, &s->state_len);
 		if (ret)
 			goto out;
 	}
@@ -1607,7 +1557,7 @@ int source_run(const struct send_opts *o)
 	mig_progress_clear();
 	if (mig_failed()) {
 		ret = -EIO;
-		if (s->have_vmm && s->paused) {
+		if (s->vmm.live && s->paused) {
 			/*
 			 * Resume the source only when the destination cannot
 			 * have run the VM: no device state left here, or the

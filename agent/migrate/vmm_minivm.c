@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The VMM control-socket client (vmm.h). */
+/*
+ * The minivm adapter (vmm.h): a client of minivm's control socket, whose
+ * protocol vmm_minivm_proto.h defines for both ends.  Every request is one
+ * SOCK_SEQPACKET packet answered by exactly one reply.
+ */
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -12,6 +16,9 @@
 
 #include "util.h"
 #include "vmm.h"
+#include "vmm_minivm_proto.h"
+
+_Static_assert(VMM_MAX_SLOTS == MVM_MAX_SLOTS, "a minivm layout fits struct vmm_layout");
 
 /* how long vmm_open() waits for a control socket to appear: 5 s */
 #define VMM_CONNECT_TRIES	100
@@ -19,19 +26,6 @@
 
 /* PAUSE may take the VMM up to 10 s to refuse; wait a little longer. */
 #define VMM_TIMEOUT_MS	15000
-
-static void vmm_err(struct mig_vmm *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void vmm_err(struct mig_vmm *v, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(v->err, sizeof(v->err), fmt, ap);
-	va_end(ap);
-	if (!v->quiet)
-		fprintf(stderr, "pcopy: %s: %s\n", v->who, v->err);
-}
 
 static const char *cmd_name(uint16_t cmd)
 {
@@ -49,74 +43,12 @@ static const char *cmd_name(uint16_t cmd)
 	return "?";
 }
 
-int vmm_open(struct mig_vmm *v, const char *path, const char *who)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct ucred cred = { 0 };
-	socklen_t cl = sizeof(cred);
-	unsigned int tries;
-	int ret;
-
-	v->fd = -1;
-	v->path = path;
-	v->who = who;
-	v->quiet = false;
-	v->err[0] = '\0';
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "pcopy: %s: VMM control socket path too long: %s\n", who, path);
-		return -ENAMETOOLONG;
-	}
-	strcpy(sa.sun_path, path);
-	v->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (v->fd < 0) {
-		ret = -errno;
-		goto err_connect;
-	}
-	/*
-	 * A VMM may hand its userfaultfd over before it opens its control
-	 * socket (minivm does): give it a few seconds to appear.
-	 */
-	for (tries = 0;; tries++) {
-		if (!connect(v->fd, (struct sockaddr *)&sa, sizeof(sa)))
-			break;
-		ret = -errno;
-		if ((ret != -ENOENT && ret != -ECONNREFUSED) || tries == VMM_CONNECT_TRIES)
-			goto err_connect;
-		usleep(VMM_CONNECT_WAIT_US);
-	}
-	ret = getsockopt(v->fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) ? -errno : 0;
-	if (!ret && cred.pid <= 0)
-		ret = -ESRCH;
-	if (ret) {
-		fprintf(stderr, "pcopy: %s: %s: cannot learn the VMM's pid (SO_PEERCRED): %s\n",
-			who, path, strerror(-ret));
-		goto err;
-	}
-	v->pid = cred.pid;
-	return 0;
-err_connect:
-	fprintf(stderr, "pcopy: %s: cannot connect to the VMM control socket %s: %s\n",
-		who, path, strerror(-ret));
-err:
-	if (v->fd >= 0)
-		close(v->fd);
-	v->fd = -1;
-	return ret;
-}
-
-void vmm_close(struct mig_vmm *v)
-{
-	if (v->fd >= 0)
-		close(v->fd);
-	v->fd = -1;
-}
-
 /*
  * One request, one reply.  The reply payload (if any) goes to *@reply
  * (malloc()ed, *@rlen bytes); a descriptor passed with it to *@fd (or is
  * closed when @fd is NULL).
  */
-static int request(struct mig_vmm *v, uint16_t cmd, const void *payload, size_t len,
+static int request(struct vmm *v, uint16_t cmd, const void *payload, size_t len,
 		   void **reply, size_t *rlen, int *fd)
 {
 	struct mvm_ctl_hdr h = {
@@ -234,7 +166,7 @@ out:
 	return ret;
 }
 
-static int fixed_reply(struct mig_vmm *v, uint16_t cmd, void *out, size_t size, int *fd)
+static int fixed_reply(struct vmm *v, uint16_t cmd, void *out, size_t size, int *fd)
 {
 	size_t len;
 	void *r;
@@ -255,38 +187,144 @@ static int fixed_reply(struct mig_vmm *v, uint16_t cmd, void *out, size_t size, 
 	return 0;
 }
 
-int vmm_layout(struct mig_vmm *v, struct mvm_ctl_layout *l)
+static void minivm_close(struct vmm *v)
 {
-	return fixed_reply(v, MVM_CMD_LAYOUT, l, sizeof(*l), NULL);
+	if (v->fd >= 0)
+		close(v->fd);
+	v->fd = -1;
 }
 
-int vmm_memfd(struct mig_vmm *v, int *fd, struct mvm_ctl_memfd *m)
+static int minivm_layout(struct vmm *v, struct vmm_layout *l)
 {
-	int ret = fixed_reply(v, MVM_CMD_GET_MEMFD, m, sizeof(*m), fd);
+	struct mvm_ctl_layout ml;
+	unsigned int i;
+	int ret;
+
+	ret = fixed_reply(v, MVM_CMD_LAYOUT, &ml, sizeof(ml), NULL);
+	if (ret)
+		return ret;
+	memset(l, 0, sizeof(*l));
+	l->page_size = ml.page_size;
+	l->mem_size = ml.mem_size;
+	l->nvcpus = ml.nvcpus;
+	l->dirty_ring_entries = ml.dirty_ring_entries;
+	/* more slots than fit is kept in nslots for the caller to refuse */
+	l->nslots = ml.nslots;
+	for (i = 0; i < ml.nslots && i < VMM_MAX_SLOTS; i++) {
+		l->slots[i].id = ml.slots[i].slot;
+		l->slots[i].gpa = ml.slots[i].gpa;
+		l->slots[i].size = ml.slots[i].size;
+		l->slots[i].mem_offset = ml.slots[i].memfd_offset;
+	}
+	return 0;
+}
+
+static int minivm_memory(struct vmm *v, int *fd, uint64_t *size, uint64_t *offset)
+{
+	struct mvm_ctl_memfd m;
+	int ret = fixed_reply(v, MVM_CMD_GET_MEMFD, &m, sizeof(m), fd);
 
 	if (!ret && *fd < 0) {
 		vmm_err(v, "VMM GET_MEMFD: the reply carries no descriptor");
 		return -EPROTO;
 	}
+	if (!ret) {
+		*size = m.size;
+		*offset = m.offset;
+	}
 	return ret;
 }
 
-int vmm_pause(struct mig_vmm *v)
+static int minivm_pause(struct vmm *v)
 {
 	return request(v, MVM_CMD_PAUSE, NULL, 0, NULL, NULL, NULL);
 }
 
-int vmm_resume(struct mig_vmm *v)
+static int minivm_resume(struct vmm *v)
 {
 	return request(v, MVM_CMD_RESUME, NULL, 0, NULL, NULL, NULL);
 }
 
-int vmm_export(struct mig_vmm *v, void **img, size_t *len)
+static int minivm_export(struct vmm *v, void **img, size_t *len)
 {
 	return request(v, MVM_CMD_EXPORT, NULL, 0, img, len, NULL);
 }
 
-int vmm_import(struct mig_vmm *v, const void *img, size_t len)
+static int minivm_import(struct vmm *v, const void *img, size_t len)
 {
 	return request(v, MVM_CMD_IMPORT, img, len, NULL, NULL, NULL);
+}
+
+static pid_t minivm_pid(const struct vmm *v)
+{
+	return v->peer;
+}
+
+static const struct vmm_ops minivm_ops = {
+	.close = minivm_close,
+	.layout = minivm_layout,
+	.memory = minivm_memory,
+	.pause = minivm_pause,
+	.resume = minivm_resume,
+	.state_export = minivm_export,
+	.state_import = minivm_import,
+	.pid = minivm_pid,
+};
+
+int vmm_minivm_open(struct vmm *v, const char *path, const char *who)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ucred cred = { 0 };
+	socklen_t cl = sizeof(cred);
+	unsigned int tries;
+	int ret;
+
+	memset(v, 0, sizeof(*v));
+	v->fd = -1;
+	v->path = path;
+	v->who = who;
+	v->what = "the VMM's memfd";
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "pcopy: %s: VMM control socket path too long: %s\n", who, path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	v->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (v->fd < 0) {
+		ret = -errno;
+		goto err_connect;
+	}
+	/*
+	 * A VMM may hand its userfaultfd over before it opens its control
+	 * socket (minivm does): give it a few seconds to appear.
+	 */
+	for (tries = 0;; tries++) {
+		if (!connect(v->fd, (struct sockaddr *)&sa, sizeof(sa)))
+			break;
+		ret = -errno;
+		if ((ret != -ENOENT && ret != -ECONNREFUSED) || tries == VMM_CONNECT_TRIES)
+			goto err_connect;
+		usleep(VMM_CONNECT_WAIT_US);
+	}
+	ret = getsockopt(v->fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) ? -errno : 0;
+	if (!ret && cred.pid <= 0)
+		ret = -ESRCH;
+	if (ret) {
+		fprintf(stderr, "pcopy: %s: %s: cannot learn the VMM's pid (SO_PEERCRED): %s\n",
+			who, path, strerror(-ret));
+		goto err;
+	}
+	v->peer = cred.pid;
+	v->ops = &minivm_ops;
+	v->live = true;
+	v->has_state = true;
+	return 0;
+err_connect:
+	fprintf(stderr, "pcopy: %s: cannot connect to the VMM control socket %s: %s\n",
+		who, path, strerror(-ret));
+err:
+	if (v->fd >= 0)
+		close(v->fd);
+	v->fd = -1;
+	return ret;
 }

@@ -2,6 +2,11 @@
 /*
  * minivm control protocol (see Documentation/minivm.rst).
  *
+ * The one definition for both ends: the agent's minivm adapter
+ * (vmm_minivm.c) speaks it and tools/minivm serves it, including this
+ * header from here.  It belongs to the agent because the product depends
+ * on it and the test VMM implements it, not the other way round.
+ *
  * Transport: a Unix SOCK_SEQPACKET socket (minivm --control PATH).  Every
  * request is one packet, answered by exactly one reply packet.  A packet is
  * a struct mvm_ctl_hdr followed by hdr.len payload bytes; all integers are
