@@ -45,6 +45,11 @@ int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
 /* A pid or tid operand (1 to INT_MAX); a usage error, naming @what, if not. */
 uint32_t id_arg(const char *cmd, const char *what, const char *s);
 /*
+ * The options of a subcommand whose one operand is a PID ("pcopy stats
+ * PID"), and that PID; exits on -h and on a usage error.
+ */
+uint32_t pid_operand(int argc, char **argv, struct opts *o, const char *cmd);
+/*
  * Seconds, digits with an optional fraction ("2", "0.5"), above 0 and at
  * most @max_ns: 0 with *@ns set, -EINVAL or -ERANGE.
  */

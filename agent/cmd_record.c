@@ -135,7 +135,6 @@ static int check_tracked(uint32_t pid)
 		{ 0, NULL },
 	};
 	struct session_stats s;
-	struct nl_msg *msg;
 	struct pnl p;
 	int ret;
 
@@ -145,8 +144,7 @@ static int check_tracked(uint32_t pid)
 	ret = pnl_open(&p);
 	if (ret)
 		return ret;
-	msg = session_msg(&p, PCOPY_CMD_SESSION_GET, 0, pid);
-	ret = msg ? session_do(&p, msg, &s, why, sizeof(why)) : -ENOMEM;
+	ret = session_call(&p, PCOPY_CMD_SESSION_GET, pid, &s, why, sizeof(why));
 	if (ret)
 		session_perror(what, ret, texts, why);
 	else

@@ -289,9 +289,7 @@ int cmd_watch(int argc, char **argv, const struct opts *go)
 
 	deadline = mono_ns();
 	for (n = 0;; n++) {
-		struct nl_msg *msg = session_msg(&p, PCOPY_CMD_SESSION_GET, 0, pid);
-
-		ret = msg ? session_do(&p, msg, cur, why, sizeof(why)) : -ENOMEM;
+		ret = session_call(&p, PCOPY_CMD_SESSION_GET, pid, cur, why, sizeof(why));
 		if (ret == -ENOENT && n) {
 			fprintf(stderr, "pcopy: %s: the session ended\n", what);
 			ret = 0;

@@ -13,12 +13,16 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
 #include <json-c/json.h>
 
 #include "common/defs.h"
 #include "common/jsonb.h"
 #include "dest.h"
 #include "util.h"
+
+/* DONE carries pcopy.ko's microsecond histogram bucket for bucket */
+_Static_assert(MIG_HIST_US == PCOPY_HIST_US_BUCKETS, "DONE's mod_hist_us is the module's hist_us");
 
 static void on_fail(void *arg, const char *msg)
 {

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+
 #include <json-c/json.h>
 
 #include "common/defs.h"

@@ -67,12 +67,10 @@ err:
 int mod_track(struct mig_mod *m, uint32_t pid, char *why, size_t len)
 {
 	struct session_stats s;
-	struct nl_msg *msg;
 	char pwhy[160] = "";
 	int ret;
 
-	msg = session_msg(&m->p, PCOPY_CMD_SESSION_NEW, 0, pid);
-	ret = msg ? session_do(&m->p, msg, &s, pwhy, sizeof(pwhy)) : -ENOMEM;
+	ret = session_call(&m->p, PCOPY_CMD_SESSION_NEW, pid, &s, pwhy, sizeof(pwhy));
 	if (!ret) {
 		session_stats_free(&s);
 		m->created = true;
@@ -92,14 +90,12 @@ int mod_track(struct mig_mod *m, uint32_t pid, char *why, size_t len)
 
 int mod_stats(struct mig_mod *m, struct session_stats *s, char *why, size_t len)
 {
-	struct nl_msg *msg;
 	char pwhy[160] = "";
 	int ret;
 
 	if (!m->pid)
 		return -ENOENT;
-	msg = session_msg(&m->p, PCOPY_CMD_SESSION_GET, 0, m->pid);
-	ret = msg ? session_do(&m->p, msg, s, pwhy, sizeof(pwhy)) : -ENOMEM;
+	ret = session_call(&m->p, PCOPY_CMD_SESSION_GET, m->pid, s, pwhy, sizeof(pwhy));
 	if (ret)
 		snprintf(why, len, "statistics of pid %u: %s", m->pid,
 			 ret == -EPROTO ? pwhy : ret == -ENOENT ? "the session ended (the VMM exited?)" :

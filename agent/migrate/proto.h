@@ -196,7 +196,7 @@ enum mig_done_flags {
 	MIG_DONE_MODULE		= 1 << 0,	/* the mod_* fields are valid */
 };
 
-#define MIG_HIST_US		24	/* PCOPY_HIST_US_BUCKETS */
+#define MIG_HIST_US		24	/* = PCOPY_HIST_US_BUCKETS, asserted in dest.c */
 
 struct mig_done {
 	uint64_t placed;		/* UFFDIO_COPY/ZEROPAGE that succeeded */

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <unistd.h>
+
 #include <json-c/json.h>
 
 #include "common/defs.h"
@@ -331,6 +332,11 @@ static int src_precopy(struct source *s)
 	return ret;
 }
 
+static bool not_done(const struct source *s)
+{
+	return !s->done;
+}
+
 static int src_postcopy(struct source *s)
 {
 	int ret;
@@ -340,15 +346,7 @@ static int src_postcopy(struct source *s)
 	if (ret)
 		return ret;
 	/* every page is out; the destination says when it has them all */
-	pthread_mutex_lock(&s->lock);
-	while (!s->done && !mig_failed()) {
-		src_timed_wait(s, 200 * NSEC_PER_MSEC);
-		pthread_mutex_unlock(&s->lock);
-		src_progress(s);
-		pthread_mutex_lock(&s->lock);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return mig_failed() ? -EIO : 0;
+	return src_wait_progress(s, not_done);
 }
 
 static int finish(struct source *s)

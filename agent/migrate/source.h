@@ -164,6 +164,12 @@ int src_send_end(struct mig_conn *c, uint64_t pages, uint64_t chunks);
 void *src_worker_main(void *arg);
 void src_post_job(struct source *s, enum job_kind kind);
 void src_timed_wait(struct source *s, uint64_t ns);
+/*
+ * Draw the progress line while @busy(s) holds (read under s->lock) and
+ * nothing failed: 0, or -EIO after a failure.  src_wait_job() waits so for
+ * the current job.
+ */
+int src_wait_progress(struct source *s, bool (*busy)(const struct source *s));
 int src_wait_job(struct source *s);
 int src_run_job_pages(struct source *s, uint64_t *bm, uint64_t n, uint8_t round, bool wrap);
 

@@ -2,6 +2,7 @@
 /* The source engine (source.h): progress line and summary (text and JSON). */
 #include <inttypes.h>
 #include <stdio.h>
+
 #include <json-c/json.h>
 
 #include "common/defs.h"

@@ -315,10 +315,10 @@ void src_timed_wait(struct source *s, uint64_t ns)
 }
 
 /* Wait for the job, drawing progress; 0 or -EIO on failure. */
-int src_wait_job(struct source *s)
+int src_wait_progress(struct source *s, bool (*busy)(const struct source *s))
 {
 	pthread_mutex_lock(&s->lock);
-	while (s->job_busy && !mig_failed()) {
+	while (busy(s) && !mig_failed()) {
 		src_timed_wait(s, 200 * NSEC_PER_MSEC);
 		pthread_mutex_unlock(&s->lock);
 		src_progress(s);
@@ -326,6 +326,16 @@ int src_wait_job(struct source *s)
 	}
 	pthread_mutex_unlock(&s->lock);
 	return mig_failed() ? -EIO : 0;
+}
+
+static bool job_running(const struct source *s)
+{
+	return s->job_busy;
+}
+
+int src_wait_job(struct source *s)
+{
+	return src_wait_progress(s, job_running);
 }
 
 int src_run_job_pages(struct source *s, uint64_t *bm, uint64_t n, uint8_t round, bool wrap)

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "rec.h"
 #include "recfile.h"
 
@@ -254,23 +255,6 @@ err:
 	return ret;
 }
 
-static int grow(struct recr *r, size_t len)
-{
-	size_t n = r->buf_len ? r->buf_len : 512;
-	void *p;
-
-	if (len <= r->buf_len)
-		return 0;
-	while (n < len)
-		n *= 2;
-	p = realloc(r->buf, n);
-	if (!p)
-		return broken(r, -ENOMEM, "out of memory");
-	r->buf = p;
-	r->buf_len = n;
-	return 0;
-}
-
 int recr_next(struct recr *r, const struct pcopy_rec_hdr **rec)
 {
 	struct pcopy_rec_hdr h;
@@ -298,9 +282,8 @@ int recr_next(struct recr *r, const struct pcopy_rec_hdr **rec)
 			return broken(r, -EPROTO, "record at offset %" PRIu64 ": length %" PRIu32
 				      " is impossible for its type %u",
 				      r->off, h.len, h.type);
-		ret = grow(r, h.len);
-		if (ret)
-			return ret;
+		if (buf_grow(&r->buf, &r->buf_len, h.len))
+			return broken(r, -ENOMEM, "out of memory");
 		memcpy(r->buf, &h, sizeof(h));
 		ret = get(r, (char *)r->buf + sizeof(h), h.len - sizeof(h), &got);
 		if (ret < 0)

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "rec.h"
 #include "ring.h"
 
@@ -210,23 +211,6 @@ void ring_close(struct ring *r)
 	r->fd = -1;
 }
 
-static int grow_buf(struct ring *r, size_t len)
-{
-	size_t n = r->buf_len ? r->buf_len : 512;
-	void *p;
-
-	if (len <= r->buf_len)
-		return 0;
-	while (n < len)
-		n *= 2;
-	p = realloc(r->buf, n);
-	if (!p)
-		return -ENOMEM;
-	r->buf = p;
-	r->buf_len = n;
-	return 0;
-}
-
 int ring_consume(struct ring *r, ring_cb cb, void *arg)
 {
 	uint64_t prod, pos = r->pos;
@@ -272,7 +256,7 @@ int ring_consume(struct ring *r, ring_cb cb, void *arg)
 			continue;
 		}
 
-		ret = grow_buf(r, h.len);
+		ret = buf_grow(&r->buf, &r->buf_len, h.len);
 		if (ret)
 			break;
 		copy = r->buf;

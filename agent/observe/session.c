@@ -478,3 +478,11 @@ void session_perror(const char *what, int err, const struct errtext *texts,
 found:
 	fprintf(stderr, "pcopy: %s: %s\n", what, t->text);
 }
+
+int session_call(struct pnl *p, uint8_t cmd, uint32_t pid, struct session_stats *s,
+		 char *why, size_t len)
+{
+	struct nl_msg *msg = session_msg(p, cmd, 0, pid);
+
+	return msg ? session_do(p, msg, s, why, len) : -ENOMEM;
+}

@@ -48,6 +48,10 @@ struct nl_msg *session_msg(struct pnl *p, uint8_t cmd, int flags, uint32_t pid);
 int session_do(struct pnl *p, struct nl_msg *msg, struct session_stats *s,
 	       char *why, size_t len);
 
+/* session_msg() for @cmd and @pid, then session_do(): the same returns. */
+int session_call(struct pnl *p, uint8_t cmd, uint32_t pid, struct session_stats *s,
+		 char *why, size_t len);
+
 /* What a command's errno means for its object, where it differs from strerror. */
 struct errtext {
 	int err;		/* positive errno */

@@ -6,6 +6,7 @@
  * and bpftrace's hist(), so the histograms read like a bpftrace one-liner
  * run alongside.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,4 +381,15 @@ struct json_object *stats_to_json(const struct session_stats *s)
 	jadd(&b, o, "truncated", json_object_new_boolean(s->truncated));
 	jadd(&b, o, "qemu", qemu_to_json(&b, s));
 	return jb_done(&b, o);
+}
+
+int stats_print_json(const struct session_stats *s)
+{
+	struct json_object *obj = stats_to_json(s);
+
+	if (!obj)
+		return -ENOMEM;
+	print_json(obj);
+	json_object_put(obj);
+	return 0;
 }

@@ -91,6 +91,8 @@ void stats_print_list(FILE *f, const struct session_stats *v, unsigned int n);
 
 /* The session object of the JSON output; NULL if out of memory. */
 struct json_object *stats_to_json(const struct session_stats *s);
+/* stats_to_json() printed on stdout: 0, or -ENOMEM (nothing printed). */
+int stats_print_json(const struct session_stats *s);
 
 PCOPY_PUBLIC_END
 
