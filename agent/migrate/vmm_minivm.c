@@ -44,6 +44,48 @@ static const char *cmd_name(uint16_t cmd)
 }
 
 /*
+ * Read one reply packet into @buf (MVM_CTL_MAX_MSG bytes): its length or
+ * -errno, the first descriptor passed with it in *@got_fd (others are
+ * closed) and the message flags in *@mflags.
+ */
+static ssize_t recv_reply(struct vmm *v, unsigned char *buf, int *got_fd, int *mflags)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+	struct iovec iov = { .iov_base = buf, .iov_len = MVM_CTL_MAX_MSG };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf,
+		.msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	do {
+		n = recvmsg(v->fd, &msg, MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	*mflags = msg.msg_flags;
+	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			size_t i, nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			for (i = 0; i < nfd; i++) {
+				int f;
+
+				memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(f));
+				if (*got_fd < 0)
+					*got_fd = f;
+				else
+					close(f);
+			}
+		}
+	}
+	return n;
+}
+
+/*
  * One request, one reply.  The reply payload (if any) goes to *@reply
  * (malloc()ed, *@rlen bytes); a descriptor passed with it to *@fd (or is
  * closed when @fd is NULL).
@@ -57,16 +99,14 @@ static int request(struct vmm *v, uint16_t cmd, const void *payload, size_t len,
 		.cmd = cmd,
 		.len = (uint32_t)len,
 	};
-	char cbuf[CMSG_SPACE(sizeof(int) * 4)];
 	struct iovec iov[2] = {
 		{ .iov_base = &h, .iov_len = sizeof(h) },
 		{ .iov_base = (void *)payload, .iov_len = len },
 	};
 	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
 	struct pollfd pfd = { .fd = v->fd, .events = POLLIN };
-	struct cmsghdr *cm;
+	int got_fd = -1, mflags = 0, ret, pr;
 	unsigned char *buf;
-	int got_fd = -1, ret, pr;
 	ssize_t n;
 
 	if (fd)
@@ -96,34 +136,10 @@ static int request(struct vmm *v, uint16_t cmd, const void *payload, size_t len,
 	buf = malloc(MVM_CTL_MAX_MSG);
 	if (!buf)
 		return -ENOMEM;
-	iov[0].iov_base = buf;
-	iov[0].iov_len = MVM_CTL_MAX_MSG;
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf;
-	msg.msg_controllen = sizeof(cbuf);
-	do {
-		n = recvmsg(v->fd, &msg, MSG_CMSG_CLOEXEC);
-	} while (n < 0 && errno == EINTR);
-	for (cm = CMSG_FIRSTHDR(&msg); n >= 0 && cm; cm = CMSG_NXTHDR(&msg, cm)) {
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-			size_t i, nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-
-			for (i = 0; i < nfd; i++) {
-				int f;
-
-				memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(f));
-				if (got_fd < 0)
-					got_fd = f;
-				else
-					close(f);
-			}
-		}
-	}
+	n = recv_reply(v, buf, &got_fd, &mflags);
 	if (n < 0) {
-		ret = -errno;
-		vmm_err(v, "VMM %s: reading the reply: %s", cmd_name(cmd), strerror(errno));
+		ret = (int)n;
+		vmm_err(v, "VMM %s: reading the reply: %s", cmd_name(cmd), strerror(-ret));
 		goto out;
 	}
 	if (!n) {
@@ -133,7 +149,7 @@ static int request(struct vmm *v, uint16_t cmd, const void *payload, size_t len,
 	}
 	memcpy(&h, buf, (size_t)n < sizeof(h) ? (size_t)n : sizeof(h));
 	if ((size_t)n < sizeof(h) || h.magic != MVM_CTL_MAGIC || h.version != MVM_CTL_VERSION ||
-	    h.cmd != cmd || h.len != (size_t)n - sizeof(h) || (msg.msg_flags & MSG_TRUNC)) {
+	    h.cmd != cmd || h.len != (size_t)n - sizeof(h) || (mflags & MSG_TRUNC)) {
 		ret = -EPROTO;
 		vmm_err(v, "VMM %s: malformed reply from %s", cmd_name(cmd), v->path);
 		goto out;
