@@ -398,11 +398,75 @@ static void cleanup(struct source *s)
 		munmap((void *)s->mem, s->size);
 }
 
+/* One worker per bulk channel, and the responder. */
+static void start_threads(struct source *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->nw; i++) {
+		s->w[i].s = s;
+		s->w[i].idx = i;
+		s->w[i].buf = malloc(WBUF_SIZE);
+		if (!s->w[i].buf || pthread_create(&s->w[i].thread, NULL, src_worker_main, &s->w[i])) {
+			mig_fail("cannot start the bulk channel threads");
+			break;
+		}
+		s->w[i].started = true;
+	}
+	if (!mig_failed()) {
+		if (pthread_create(&s->responder, NULL, src_responder_main, s))
+			mig_fail("cannot start the responder thread");
+		else
+			s->responder_started = true;
+	}
+}
+
+/*
+ * After a failure: resume a paused source if it is safe, stop the dirty
+ * tracker where it stands and end the session.
+ */
+static void give_up(struct source *s)
+{
+	if (s->vmm.live && s->paused) {
+		/*
+		 * Resume the source only when the destination cannot
+		 * have run the VM: no device state left here, or the
+		 * destination said it never resumed (and never will).
+		 */
+		if ((!s->state_on_wire ||
+		     __atomic_load_n(&s->dst_not_resumed, __ATOMIC_ACQUIRE)) &&
+		    !vmm_resume(&s->vmm))
+			mig_note("the source VM was resumed: it never ran on the destination");
+		else
+			mig_note("the source VM stays paused: the destination may have run it (resume or quit it by hand)");
+	}
+	/* the other threads are blocked on shut-down sockets or gone */
+	if (s->tracking)
+		dirty_halt(&s->dirty);
+	mod_close(&s->mod);
+}
+
+static void print_summary(struct source *s)
+{
+	struct json_object *j;
+
+	if (s->o->json) {
+		j = src_summary_json(s);
+		if (j) {
+			print_json(j);
+			json_object_put(j);
+		}
+		/* JSON on stdout for programs, the same in words on stderr */
+		src_summary_text(s, stderr);
+	} else {
+		src_summary_text(s, stdout);
+	}
+}
+
 int source_run(const struct send_opts *o)
 {
 	static struct source src;
 	struct source *s = &src;
-	struct json_object *j;
 	unsigned int i;
 	int ret;
 
@@ -442,22 +506,7 @@ int source_run(const struct send_opts *o)
 	if (ret)
 		goto out;
 	s->t_connected = mig_now_ns();
-	for (i = 0; i < s->nw; i++) {
-		s->w[i].s = s;
-		s->w[i].idx = i;
-		s->w[i].buf = malloc(WBUF_SIZE);
-		if (!s->w[i].buf || pthread_create(&s->w[i].thread, NULL, src_worker_main, &s->w[i])) {
-			mig_fail("cannot start the bulk channel threads");
-			break;
-		}
-		s->w[i].started = true;
-	}
-	if (!mig_failed()) {
-		if (pthread_create(&s->responder, NULL, src_responder_main, s))
-			mig_fail("cannot start the responder thread");
-		else
-			s->responder_started = true;
-	}
+	start_threads(s);
 
 	if (!mig_failed() && s->tracking)
 		src_precopy(s);
@@ -471,37 +520,11 @@ int source_run(const struct send_opts *o)
 	mig_progress_clear();
 	if (mig_failed()) {
 		ret = -EIO;
-		if (s->vmm.live && s->paused) {
-			/*
-			 * Resume the source only when the destination cannot
-			 * have run the VM: no device state left here, or the
-			 * destination said it never resumed (and never will).
-			 */
-			if ((!s->state_on_wire ||
-			     __atomic_load_n(&s->dst_not_resumed, __ATOMIC_ACQUIRE)) &&
-			    !vmm_resume(&s->vmm))
-				mig_note("the source VM was resumed: it never ran on the destination");
-			else
-				mig_note("the source VM stays paused: the destination may have run it (resume or quit it by hand)");
-		}
-		/* the other threads are blocked on shut-down sockets or gone */
-		if (s->tracking)
-			dirty_halt(&s->dirty);
-		mod_close(&s->mod);
+		give_up(s);
 		return ret;
 	}
 
-	if (o->json) {
-		j = src_summary_json(s);
-		if (j) {
-			print_json(j);
-			json_object_put(j);
-		}
-		/* JSON on stdout for programs, the same in words on stderr */
-		src_summary_text(s, stderr);
-	} else {
-		src_summary_text(s, stdout);
-	}
+	print_summary(s);
 	for (i = 0; i < s->nw; i++)
 		if (s->w[i].started)
 			pthread_join(s->w[i].thread, NULL);
