@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/capability.h>
+
 #include <linux/netlink.h>
 #include <linux/userfaultfd.h>
 #include <netlink/genl/ctrl.h>
@@ -802,4 +804,53 @@ int take_faults(int uffd, int n, int fill)
 	waitpid(child, &status, 0);
 	munmap(area, n * 4096UL);
 	return bad || status ? -1 : 0;
+}
+
+long long env_num(const char *name, long long def)
+{
+	const char *v = getenv(name);
+	char *end;
+	long long n;
+
+	if (!v || !*v)
+		return def;
+	n = strtoll(v, &end, 0);
+	return *end ? def : n;
+}
+
+int drop_admin_caps(void)
+{
+	cap_t none = cap_init();
+	int ret;
+
+	if (!none)
+		return -errno;
+	ret = cap_set_proc(none) ? -errno : 0;
+	cap_free(none);
+	return ret;
+}
+
+long long pcopy_status(const char *key)
+{
+	return file_key(PCOPY_DEBUGFS "/status", key);
+}
+
+int wait_status(const char *key, long long val, int timeout_ms)
+{
+	uint64_t end = now_ns() + (uint64_t)timeout_ms * 1000000;
+
+	for (;;) {
+		if (pcopy_status(key) == val)
+			return 0;
+		if (now_ns() >= end)
+			return -ETIMEDOUT;
+		sleep_ms(5);
+	}
+}
+
+int sock_rcvtimeo(int fd, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ? -errno : 0;
 }

@@ -159,6 +159,20 @@ struct ring_counts {
 void ring_drain(struct test_ring *r, struct ring_counts *c,
 		void (*cb)(const struct pcopy_rec_hdr *h, void *arg), void *arg);
 
+/* The value of environment variable @name as a number, or @def. */
+long long env_num(const char *name, long long def);
+/*
+ * Drop every capability of the calling process (effective, permitted,
+ * inheritable); the uid stays.  0, or -errno.
+ */
+int drop_admin_caps(void);
+/* A "key:\tvalue" line of <debugfs>/pcopy/status as a number, -1 if none. */
+long long pcopy_status(const char *key);
+/* Wait up to @timeout_ms until pcopy_status(@key) == @val; 0 or -ETIMEDOUT. */
+int wait_status(const char *key, long long val, int timeout_ms);
+/* SO_RCVTIMEO of @ms on socket @fd; 0, or -errno. */
+int sock_rcvtimeo(int fd, int ms);
+
 /* Run a shell command, capturing stdout (NUL-terminated, malloc'd). */
 int run_capture(const char *cmd, char **out);
 /* Read a whole file (NUL-terminated, malloc'd); NULL on error. */
