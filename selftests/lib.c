@@ -96,6 +96,20 @@ int pcopy_family(struct nl_sock *sk)
 	return genl_ctrl_resolve(sk, PCOPY_GENL_NAME);
 }
 
+struct nl_sock *pcopy_connect(int *family)
+{
+	struct nl_sock *sk = genl_open();
+
+	if (!sk)
+		return NULL;
+	*family = pcopy_family(sk);
+	if (*family < 0) {
+		nl_socket_free(sk);
+		return NULL;
+	}
+	return sk;
+}
+
 struct nl_msg *pcopy_msg(int family, uint8_t cmd, int flags)
 {
 	struct nl_msg *msg = nlmsg_alloc();
@@ -225,6 +239,29 @@ int run_capture(const char *cmd, char **out)
 		buf[len] = 0;
 	*out = buf;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int run_checks(const char *script, const char *env, struct checks *c)
+{
+	char cmd[512], *out, *line, *save;
+	int rc;
+
+	c->pass = c->fail = 0;
+	snprintf(cmd, sizeof(cmd), "env %s sh \"$PCOPY_SRC/%s\" 2>&1", env, script);
+	rc = run_capture(cmd, &out);
+	if (!out)
+		return rc < 0 ? rc : -ENOMEM;
+	for (line = strtok_r(out, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(line, "PASS", 4))
+			c->pass++;
+		else if (!strncmp(line, "FAIL", 4))
+			c->fail++;
+		printf("# %s\n", line);
+	}
+	fflush(stdout);
+	free(out);
+	return rc;
 }
 
 char *read_file(const char *path)

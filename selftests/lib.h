@@ -31,6 +31,8 @@ int module_ensure_loaded(void);
 struct nl_sock *genl_open(void);
 /* The family id of "pcopy", or a negative libnl error. */
 int pcopy_family(struct nl_sock *sk);
+/* genl_open() and pcopy_family() in one: the socket, or NULL (freed). */
+struct nl_sock *pcopy_connect(int *family);
 
 /*
  * The outcome of one request: errno (0 on success, positive otherwise),
@@ -175,6 +177,17 @@ int sock_rcvtimeo(int fd, int ms);
 
 /* Run a shell command, capturing stdout (NUL-terminated, malloc'd). */
 int run_capture(const char *cmd, char **out);
+
+/*
+ * A check script of the tree (tools/migrate-e2e.sh, ...): run
+ * "env ENV sh $PCOPY_SRC/SCRIPT 2>&1", print every line of its output as
+ * a TAP comment, and count the lines that start with PASS and with FAIL.
+ * Returns the script's exit status, or -errno if it could not be run.
+ */
+struct checks {
+	int pass, fail;
+};
+int run_checks(const char *script, const char *env, struct checks *c);
 /* Read a whole file (NUL-terminated, malloc'd); NULL on error. */
 char *read_file(const char *path);
 

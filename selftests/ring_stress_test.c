@@ -155,10 +155,8 @@ FIXTURE_SETUP(rs)
 
 	ASSERT_EQ(0, module_ensure_loaded());
 	rng_state = env_num("PCOPY_RING_STRESS_SEED", 0x71e55) | 1;
-	self->sk = genl_open();
-	ASSERT_NE(NULL, self->sk);
-	self->fam = pcopy_family(self->sk);
-	ASSERT_LT(0, self->fam);
+	self->sk = pcopy_connect(&self->fam);
+	ASSERT_NE(NULL, self->sk) TH_LOG("cannot reach the pcopy family");
 	self->ctl = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->ctl);
