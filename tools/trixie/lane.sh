@@ -67,12 +67,15 @@ fi
 echo "   rootfs $root, kernel $kver"
 
 step "copy of the tree in $tree"
+# a fresh copy every time (only its build/ stays: the harness headers),
+# so that files renamed or deleted in the tree do not linger in the copy
 mkdir -p "$tree"
+find "$tree" -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf {} +
 if [ -e "$src/.git" ]; then
-	(cd "$src" && git ls-files -z | cpio -0pdmu --quiet "$tree") 2> "$out/copy.log"
+	(cd "$src" && git ls-files -z | cpio -0pdm --quiet "$tree") 2> "$out/copy.log"
 else
 	(cd "$src" && find . -path ./build -prune -o -type f -print0 |
-		cpio -0pdmu --quiet "$tree") 2> "$out/copy.log"
+		cpio -0pdm --quiet "$tree") 2> "$out/copy.log"
 fi
 # mount points in the rootfs: for the chroot, and for the guest, whose
 # root is read-only, so the source share needs an existing directory
