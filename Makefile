@@ -11,13 +11,21 @@
 #                   benchmarks (bench/run.sh; Documentation/bench.rst)
 #   make lint       checkpatch and sparse on kmod/
 #
-# KDIR defaults to the newest installed Debian 6.1 headers; KVER is the
-# kernel release the VM boots, which must be the one pcopy.ko is built for.
+#   make check KERNELS=6.12   only the listed lanes (default: 6.1 6.12;
+#                   Documentation/testing.rst)
+#
+# KDIR defaults to the newest installed headers of the kernel series
+# SERIES (6.1 on the Debian 12 host; the 6.12 lane builds with SERIES=6.12
+# in its trixie rootfs); KVER is the kernel release the VM boots, which
+# must be the one pcopy.ko is built for.  The kselftest harness headers and
+# checkpatch come from the same series' linux-source.
 
-KVER ?= $(shell ls -d /lib/modules/6.1.*/build 2>/dev/null | sort -V | tail -n 1 | cut -d/ -f4)
+SERIES ?= 6.1
+KVER ?= $(shell ls -d /lib/modules/$(SERIES).*/build 2>/dev/null | sort -V | tail -n 1 | cut -d/ -f4)
 KDIR ?= /lib/modules/$(KVER)/build
 BUILD ?= $(CURDIR)/build
-KSRC_TAR ?= /usr/src/linux-source-6.1.tar.xz
+KSRC_TAR ?= /usr/src/linux-source-$(SERIES).tar.xz
+KERNELS ?= 6.1 6.12
 KSRC := $(BUILD)/linux-src
 T ?=
 
@@ -40,14 +48,14 @@ agent:
 # Pieces of Debian's linux-source-6.1 we use: the kselftest harness headers
 # and checkpatch.
 $(KSRC)/.stamp: $(KSRC_TAR)
-	@test -r "$(KSRC_TAR)" || { echo "ksrc: $(KSRC_TAR) missing (install linux-source-6.1)"; exit 1; }
+	@test -r "$(KSRC_TAR)" || { echo "ksrc: $(KSRC_TAR) missing (install linux-source-$(SERIES))"; exit 1; }
 	rm -rf $(KSRC) && mkdir -p $(KSRC)
 	tar -xf $(KSRC_TAR) -C $(KSRC) --strip-components=1 \
-		linux-source-6.1/tools/testing/selftests/kselftest_harness.h \
-		linux-source-6.1/tools/testing/selftests/kselftest.h \
-		linux-source-6.1/scripts/checkpatch.pl \
-		linux-source-6.1/scripts/spelling.txt \
-		linux-source-6.1/scripts/const_structs.checkpatch
+		linux-source-$(SERIES)/tools/testing/selftests/kselftest_harness.h \
+		linux-source-$(SERIES)/tools/testing/selftests/kselftest.h \
+		linux-source-$(SERIES)/scripts/checkpatch.pl \
+		linux-source-$(SERIES)/scripts/spelling.txt \
+		linux-source-$(SERIES)/scripts/const_structs.checkpatch
 	touch $@
 
 ksrc: $(KSRC)/.stamp
@@ -79,7 +87,7 @@ bench: deps
 	$(MAKE) vm-bench
 
 vm-check:
-	@BUILD=$(BUILD) KVER=$(KVER) T="$(T)" tools/vmtest/check.sh
+	@BUILD=$(BUILD) KVER=$(KVER) T="$(T)" KERNELS="$(KERNELS)" tools/vmtest/check.sh
 
 vm-demo: all
 	@BUILD=$(BUILD) KVER=$(KVER) tools/vmtest/vm.sh demo

@@ -138,11 +138,16 @@ static void hist_label(char *buf, size_t len, unsigned int pow)
 {
 	static const char sfx[] = " KMGTPE";
 	unsigned int k = min(pow / 10, 6U);
+	/*
+	 * pow <= 64 (the widest histogram), so the mantissa is 1 .. 512;
+	 * min() tells the compiler too, or W=1 warns about truncation.
+	 */
+	unsigned int mant = 1U << min(pow - 10 * k, 9U);
 
 	if (k)
-		snprintf(buf, len, "%llu%c", 1ULL << (pow - 10 * k), sfx[k]);
+		snprintf(buf, len, "%u%c", mant, sfx[k]);
 	else
-		snprintf(buf, len, "%llu", 1ULL << pow);
+		snprintf(buf, len, "%u", mant);
 }
 
 /* bpftrace's hist() look: [lo, hi)  count |@@@@...| */

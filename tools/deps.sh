@@ -8,7 +8,7 @@ pkgs="
 	linux-image-amd64 linux-headers-amd64 linux-source-6.1
 	libnl-3-dev libnl-genl-3-dev libjson-c-dev libcap-dev
 	qemu-system-x86 busybox-static cpio gzip xz-utils kmod
-	sparse perl iproute2 bpftrace
+	sparse perl iproute2 bpftrace debootstrap
 "
 
 missing=

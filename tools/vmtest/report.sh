@@ -12,8 +12,11 @@
 #     counts one failure with its one-line reason.
 # usage: report.sh RESULTS_DIR [EXTRA_RESULTS_FILE]
 # EXTRA_RESULTS_FILE holds host-side results as "PASS name" / "FAIL name".
+# With LANE set (a kernel lane: 6.1, 6.12), every line says it:
+# "PASS [6.12] fault_test: ...", and so does the summary.
 res=$1
 extra=${2:-}
+tag=${LANE:+[$LANE] }
 pass=0 fail=0 skip=0
 
 result() {	# STATUS NAME
@@ -22,7 +25,7 @@ result() {	# STATUS NAME
 	FAIL) fail=$((fail + 1)) ;;
 	SKIP) skip=$((skip + 1)) ;;
 	esac
-	printf '%-4s %s\n' "$1" "$2"
+	printf '%-4s %s%s\n' "$1" "$tag" "$2"
 }
 
 if [ -n "$extra" ] && [ -s "$extra" ]; then
@@ -82,7 +85,7 @@ if [ -s "$res/vm-error" ]; then
 	[ -e "${res%/results}/console.log" ] && tail -n 40 "${res%/results}/console.log" | sed 's/^/    console| /'
 fi
 
-summary="$pass passed, $fail failed"
+summary="$tag$pass passed, $fail failed"
 [ "$skip" -gt 0 ] && summary="$summary, $skip skipped"
 echo "$summary"
 [ "$fail" = 0 ]
