@@ -15,9 +15,9 @@
 int cmd_track(int argc, char **argv, const struct opts *go)
 {
 	static const struct errtext texts[] = {
-		{ ESRCH, "no such process (or not a thread-group leader)" },
+		{ ESRCH, "no such process (or not a thread-group leader, or exiting)" },
 		{ EEXIST, "already tracked" },
-		{ EINVAL, "the process has no address space (a kernel thread?)" },
+		{ EINVAL, "the process has no address space (a kernel thread)" },
 		{ ENOSPC, "too many sessions (the module tracks at most "
 			  STR(PCOPY_MAX_SESSIONS) " processes)" },
 		{ 0, NULL },

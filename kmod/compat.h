@@ -49,6 +49,16 @@ static inline void pcopy_vm_flags_clear(struct vm_area_struct *vma,
 }
 
 /*
+ * kretprobes: uffd.c uses only what every release keeps (entry_handler,
+ * handler, data_size with ri->data, maxactive, nmissed and kp.nmissed).
+ * The instance store under them changed twice, to rethook (x86, 5.19) and
+ * to an objpool of maxactive instances (6.7); neither changes that API or
+ * that a fault finding no free instance counts in nmissed, which
+ * accounting_test checks exactly on every lane.  Nothing here depends on
+ * the internals, so nothing needs a version test.
+ */
+
+/*
  * Tracepoint prototypes.  A probe must have exactly its tracepoint's
  * prototype (with kCFI a mismatch traps; without, arguments are read
  * from the wrong registers).

@@ -165,11 +165,19 @@ struct pcopy_session *pcopy_session_new(struct pid *pid,
 		return ERR_PTR(-ESRCH);
 	}
 	mm = get_task_mm(task);
-	put_task_struct(task);
 	if (!mm) {
-		NL_SET_ERR_MSG(extack, "process has no address space");
-		return ERR_PTR(-EINVAL);
+		/* a kernel thread never has one; a user process has lost it */
+		bool kthread = task->flags & PF_KTHREAD;
+
+		put_task_struct(task);
+		if (kthread) {
+			NL_SET_ERR_MSG(extack, "process has no address space (a kernel thread)");
+			return ERR_PTR(-EINVAL);
+		}
+		NL_SET_ERR_MSG(extack, "process is exiting");
+		return ERR_PTR(-ESRCH);
 	}
+	put_task_struct(task);
 
 	tgid = pid_nr_ns(pid, &init_pid_ns);
 	if (xa_load(&pcopy_sessions, tgid) || pcopy_session_find_mm(mm)) {

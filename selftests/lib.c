@@ -37,9 +37,17 @@ int module_load(void)
 	return module_load_params("");
 }
 
+/* $PCOPY_KO names the module to load (a lane's own build), else the tree's. */
+static const char *module_path(void)
+{
+	const char *ko = getenv("PCOPY_KO");
+
+	return ko && *ko ? ko : src_path("kmod/pcopy.ko");
+}
+
 int module_load_params(const char *params)
 {
-	int fd = open(src_path("kmod/pcopy.ko"), O_RDONLY | O_CLOEXEC);
+	int fd = open(module_path(), O_RDONLY | O_CLOEXEC);
 	int ret;
 
 	if (fd < 0)

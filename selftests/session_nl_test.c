@@ -119,7 +119,7 @@ TEST_F(sn, new_errors)
 	/* a kernel thread: kthreadd */
 	EXPECT_EQ(-EINVAL, sess_cmd(self->sk, self->fam, PCOPY_CMD_SESSION_NEW,
 				    2, &self->r));
-	EXPECT_STREQ("process has no address space", self->r.msg);
+	EXPECT_STREQ("process has no address space (a kernel thread)", self->r.msg);
 	nl_result_free(&self->r);
 
 	/* a zombie */
@@ -132,8 +132,9 @@ TEST_F(sn, new_errors)
 
 		ASSERT_EQ(0, waitid(P_PID, child, &si, WEXITED | WNOWAIT));
 	}
-	EXPECT_EQ(-EINVAL, sess_cmd(self->sk, self->fam, PCOPY_CMD_SESSION_NEW,
-				    child, &self->r));
+	EXPECT_EQ(-ESRCH, sess_cmd(self->sk, self->fam, PCOPY_CMD_SESSION_NEW,
+				   child, &self->r));
+	EXPECT_STREQ("process is exiting", self->r.msg);
 	nl_result_free(&self->r);
 	waitpid(child, &status, 0);
 

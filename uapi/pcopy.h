@@ -62,8 +62,9 @@
  *
  * PCOPY_CMD_SESSION_NEW
  *	Request: PCOPY_A_PID (required).
- *	Errors:  ESRCH  no such process, or the pid is a thread that is not a
- *			thread-group leader;
+ *	Errors:  ESRCH  no such process, the pid is a thread that is not a
+ *			thread-group leader, or the process is exiting (its
+ *			address space is gone: a zombie);
  *		 EINVAL the process has no address space (a kernel thread);
  *		 EEXIST the process is already tracked;
  *		 ENOSPC PCOPY_MAX_SESSIONS sessions exist.

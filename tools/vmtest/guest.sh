@@ -16,6 +16,9 @@ src=$VMTEST_SRC
 res=$VMTEST_RESULTS
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PCOPY_SRC=$src
+# a lane may boot a kernel pcopy.ko was built for elsewhere (PCOPY_KO=... on
+# the kernel command line); the selftests load the same file
+export PCOPY_KO=${PCOPY_KO:-$src/kmod/pcopy.ko}
 . "$res/params"
 cd "$src" || exit 1
 
@@ -26,12 +29,14 @@ setup() {
 	# no init system brings loopback up; tests talk over 127.0.0.1
 	ip link set lo up
 	for m in kvm kvm_amd; do
+		# built in (a debug kernel) or already loaded: nothing to do
+		[ -d /sys/module/$m ] && continue
 		modprobe $m >> "$res/setup.log" 2>&1 ||
 			{ echo "cannot load $m (see setup.log)" > "$res/setup-error"; return 1; }
 	done
 	[ -c /dev/kvm ] ||
 		{ echo "no /dev/kvm in the guest: nested SVM unavailable (is -cpu max in use?)" > "$res/setup-error"; return 1; }
-	insmod "$src/kmod/pcopy.ko" >> "$res/setup.log" 2>&1 ||
+	insmod "$PCOPY_KO" >> "$res/setup.log" 2>&1 ||
 		{ echo "insmod pcopy.ko failed: $(tail -n 1 "$res/setup.log")" > "$res/setup-error"; return 1; }
 	say "kvm, kvm_amd and pcopy loaded"
 }
