@@ -2,18 +2,15 @@
 #ifndef PCOPY_AGENT_H
 #define PCOPY_AGENT_H
 
+/* The CLI: main.c, args.c and one cmd_*.c per subcommand. */
+
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/defs.h"
+#include "common/jsonb.h"
+
 #define PCOPY_AGENT_VERSION "0.1.0"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-#define NSEC_PER_USEC	((uint64_t)1000)
-#define NSEC_PER_MSEC	((uint64_t)1000000)
-#define NSEC_PER_SEC	((uint64_t)1000000000)
-
-struct json_object;
 
 /* Options common to every subcommand. */
 struct opts {
@@ -23,7 +20,6 @@ struct opts {
 /* main.c */
 void usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), noreturn));
-void print_json(struct json_object *obj);
 
 /* args.c */
 /*
@@ -48,6 +44,11 @@ int cmd_opts_ext(int argc, char **argv, struct opts *o, const char *usage,
 int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
 /* A pid or tid operand (1 to INT_MAX); a usage error, naming @what, if not. */
 uint32_t id_arg(const char *cmd, const char *what, const char *s);
+/*
+ * The options of a subcommand whose one operand is a PID ("pcopy stats
+ * PID"), and that PID; exits on -h and on a usage error.
+ */
+uint32_t pid_operand(int argc, char **argv, struct opts *o, const char *cmd);
 /*
  * Seconds, digits with an optional fraction ("2", "0.5"), above 0 and at
  * most @max_ns: 0 with *@ns set, -EINVAL or -ERANGE.

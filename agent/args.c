@@ -148,3 +148,12 @@ uint64_t seconds_arg(const char *cmd, const char *what, const char *s, uint64_t 
 			    cmd, what, s, max_s);
 	return ns;
 }
+
+uint32_t pid_operand(int argc, char **argv, struct opts *o, const char *cmd)
+{
+	int i = cmd_opts(argc, argv, o, "PID");
+
+	if (argc - i != 1)
+		usage_error("%s: expected one PID", cmd);
+	return id_arg(cmd, "pid", argv[i]);
+}

@@ -7,7 +7,7 @@
 #include <json-c/json.h>
 
 #include "agent.h"
-#include "session.h"
+#include "observe/session.h"
 
 static int pid_cmp(const void *a, const void *b)
 {

@@ -19,10 +19,10 @@
 #include <json-c/json.h>
 
 #include "agent.h"
-#include "jsonb.h"
-#include "recfile.h"
-#include "ring.h"
-#include "session.h"
+#include "common/jsonb.h"
+#include "observe/recfile.h"
+#include "observe/ring.h"
+#include "observe/session.h"
 
 #define USAGE "PID -o FILE [--pages N] [--watermark BYTES] [--faults|--dirty] [--duration SECONDS]"
 
@@ -135,7 +135,6 @@ static int check_tracked(uint32_t pid)
 		{ 0, NULL },
 	};
 	struct session_stats s;
-	struct nl_msg *msg;
 	struct pnl p;
 	int ret;
 
@@ -145,8 +144,7 @@ static int check_tracked(uint32_t pid)
 	ret = pnl_open(&p);
 	if (ret)
 		return ret;
-	msg = session_msg(&p, PCOPY_CMD_SESSION_GET, 0, pid);
-	ret = msg ? session_do(&p, msg, &s, why, sizeof(why)) : -ENOMEM;
+	ret = session_call(&p, PCOPY_CMD_SESSION_GET, pid, &s, why, sizeof(why));
 	if (ret)
 		session_perror(what, ret, texts, why);
 	else
@@ -250,7 +248,45 @@ static int record_loop(struct ring *r, struct recw *w, uint64_t deadline,
 	return w->err ? w->err : RECFILE_STOP_ERROR;
 }
 
-int cmd_record(int argc, char **argv, const struct opts *go)
+static void fill_header(struct recfile_header *h, const struct record_opts *ro,
+			const struct ring *r, uint32_t pid)
+{
+	memcpy(h->magic, RECFILE_MAGIC, sizeof(h->magic));
+	h->version = RECFILE_VERSION;
+	h->header_size = sizeof(*h);
+	h->abi_version = PCOPY_ABI_VERSION;
+	h->ring_version = r->hdr->version;
+	h->page_size = (uint32_t)sysconf(_SC_PAGESIZE);
+	h->pid = pid;
+	h->ring_data_size = r->size;
+	h->bind_flags = ro->flags;
+	h->watermark = ro->watermark;
+	h->start_mono_ns = now_ns(CLOCK_MONOTONIC);
+	h->start_real_ns = now_ns(CLOCK_REALTIME);
+}
+
+static void fill_trailer(struct recfile_trailer *t, struct ring *r, int stop)
+{
+	struct ring_counters c;
+
+	ring_counters(r, &c);
+	t->hdr.len = sizeof(*t);
+	t->hdr.type = RECFILE_REC_TRAILER;
+	t->stop = (uint32_t)stop;
+	t->end_mono_ns = now_ns(CLOCK_MONOTONIC);
+	t->ring_flags = c.flags;
+	t->records = c.records;
+	t->lost_records = c.lost_records;
+	t->lost_gfns = c.lost_gfns;
+	t->lost_records_pending = c.lost_records_pending;
+	t->lost_gfns_pending = c.lost_gfns_pending;
+	t->consumer_errors = c.consumer_errors;
+	t->skipped_unknown = r->unknown;
+	t->skipped_malformed = r->malformed;
+}
+
+/* The options and the PID operand; exits on a usage error. */
+static uint32_t record_args(int argc, char **argv, struct opts *o, struct record_opts *ro)
 {
 	static const struct option lopts[] = {
 		{ "output", required_argument, NULL, 'o' },
@@ -261,6 +297,29 @@ int cmd_record(int argc, char **argv, const struct opts *go)
 		{ "duration", required_argument, NULL, OPT_DURATION },
 		{ NULL, 0, NULL, 0 },
 	};
+	uint64_t size;
+	uint32_t pid;
+	int i;
+
+	i = cmd_opts_ext(argc, argv, o, USAGE, lopts, "o:", record_opt, ro);
+	if (argc - i != 1)
+		usage_error("record: expected one PID");
+	pid = id_arg("record", "pid", argv[i]);
+	if (!ro->out)
+		usage_error("record: -o FILE is required");
+	if (!ro->flags)
+		ro->flags = PCOPY_RING_BIND_FAULTS | PCOPY_RING_BIND_DIRTY;
+	size = (uint64_t)ro->pages * (uint64_t)sysconf(_SC_PAGESIZE);
+	if (!ro->watermark)
+		ro->watermark = (uint32_t)(size / 4);
+	if (ro->watermark > size)
+		usage_error("record: --watermark %" PRIu32 " is above the ring's %" PRIu64 " bytes",
+			    ro->watermark, size);
+	return pid;
+}
+
+int cmd_record(int argc, char **argv, const struct opts *go)
+{
 	struct record_opts ro = { .pages = DEFAULT_PAGES };
 	struct sigaction sa = { .sa_handler = on_signal }, ign = { .sa_handler = SIG_IGN };
 	struct sigaction old_int, old_term, old_xfsz;
@@ -268,29 +327,14 @@ int cmd_record(int argc, char **argv, const struct opts *go)
 	struct recfile_header h = { 0 };
 	struct progress pg = { .tty = isatty(STDERR_FILENO) };
 	uint64_t deadline = 0;
-	struct ring_counters c;
 	sigset_t block, old;
 	struct opts o = *go;
 	struct recw w;
 	struct ring r;
-	uint64_t size;
-	int i, ret, stop, err = 0;
+	int ret, stop, err = 0;
 	uint32_t pid;
 
-	i = cmd_opts_ext(argc, argv, &o, USAGE, lopts, "o:", record_opt, &ro);
-	if (argc - i != 1)
-		usage_error("record: expected one PID");
-	pid = id_arg("record", "pid", argv[i]);
-	if (!ro.out)
-		usage_error("record: -o FILE is required");
-	if (!ro.flags)
-		ro.flags = PCOPY_RING_BIND_FAULTS | PCOPY_RING_BIND_DIRTY;
-	size = (uint64_t)ro.pages * (uint64_t)sysconf(_SC_PAGESIZE);
-	if (!ro.watermark)
-		ro.watermark = (uint32_t)(size / 4);
-	if (ro.watermark > size)
-		usage_error("record: --watermark %" PRIu32 " is above the ring's %" PRIu64 " bytes",
-			    ro.watermark, size);
+	pid = record_args(argc, argv, &o, &ro);
 
 	ret = check_tracked(pid);
 	if (ret)
@@ -299,18 +343,7 @@ int cmd_record(int argc, char **argv, const struct opts *go)
 	if (ret)
 		return ret;
 
-	memcpy(h.magic, RECFILE_MAGIC, sizeof(h.magic));
-	h.version = RECFILE_VERSION;
-	h.header_size = sizeof(h);
-	h.abi_version = PCOPY_ABI_VERSION;
-	h.ring_version = r.hdr->version;
-	h.page_size = (uint32_t)sysconf(_SC_PAGESIZE);
-	h.pid = pid;
-	h.ring_data_size = r.size;
-	h.bind_flags = ro.flags;
-	h.watermark = ro.watermark;
-	h.start_mono_ns = now_ns(CLOCK_MONOTONIC);
-	h.start_real_ns = now_ns(CLOCK_REALTIME);
+	fill_header(&h, &ro, &r, pid);
 	ret = recw_open(&w, ro.out, &h);
 	if (ret) {
 		file_error(pid, &w);
@@ -356,20 +389,7 @@ int cmd_record(int argc, char **argv, const struct opts *go)
 	}
 
 	/* the records taken off the ring are kept, even after a ring error */
-	ring_counters(&r, &c);
-	t.hdr.len = sizeof(t);
-	t.hdr.type = RECFILE_REC_TRAILER;
-	t.stop = (uint32_t)stop;
-	t.end_mono_ns = now_ns(CLOCK_MONOTONIC);
-	t.ring_flags = c.flags;
-	t.records = c.records;
-	t.lost_records = c.lost_records;
-	t.lost_gfns = c.lost_gfns;
-	t.lost_records_pending = c.lost_records_pending;
-	t.lost_gfns_pending = c.lost_gfns_pending;
-	t.consumer_errors = c.consumer_errors;
-	t.skipped_unknown = r.unknown;
-	t.skipped_malformed = r.malformed;
+	fill_trailer(&t, &r, stop);
 	ret = recw_close(&w, &t);
 	if (ret) {
 		file_error(pid, &w);

@@ -2,13 +2,13 @@
 /*
  * pcopy recv: the destination of `pcopy send`.  Takes the destination
  * VMM's userfaultfd (Firecracker's UFFD handoff) and fills its memory.
- * Options here; the migration in mig_dest.c.
+ * Options here; the migration in migrate/dest.c.
  */
 #include <getopt.h>
 #include <stdio.h>
 
 #include "agent.h"
-#include "mig_dest.h"
+#include "migrate/migrate.h"
 
 #define USAGE "--listen ADDR:PORT --uffd-sock PATH [--vmm-control SOCK] [--mem-out FILE]\n" \
 	"       [--no-ring] [--timeout SECONDS]"

@@ -16,11 +16,11 @@
 #include <json-c/json.h>
 
 #include "agent.h"
-#include "jsonb.h"
-#include "rec.h"
-#include "recfile.h"
-#include "report.h"
-#include "stats.h"
+#include "common/jsonb.h"
+#include "observe/rec.h"
+#include "observe/recfile.h"
+#include "observe/report.h"
+#include "observe/stats.h"
 
 /* What the trailer's counters say about the records, next to the file's. */
 struct check {

@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * pcopy send: migrate a live VM (its VMM's control socket) or a memory
- * file to a `pcopy recv`.  Options here; the migration in mig_source.c.
+ * file to a `pcopy recv`.  Options here; the migration in migrate/source.c.
  */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 
 #include "agent.h"
-#include "mig_proto.h"
-#include "mig_source.h"
+#include "migrate/proto.h"
+#include "migrate/migrate.h"
 
 #define USAGE "--to HOST:PORT (--vmm-control SOCK | --mem-file FILE [--state-file FILE])\n" \
 	"       [--channels N] [--max-rounds R] [--downtime-ms D] [--postcopy-only]\n" \

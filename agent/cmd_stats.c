@@ -3,10 +3,8 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include <json-c/json.h>
-
 #include "agent.h"
-#include "session.h"
+#include "observe/session.h"
 
 int cmd_stats(int argc, char **argv, const struct opts *go)
 {
@@ -17,38 +15,27 @@ int cmd_stats(int argc, char **argv, const struct opts *go)
 	};
 	struct session_stats s;
 	struct opts o = *go;
-	struct nl_msg *msg;
 	struct pnl p;
 	uint32_t pid;
-	int i, ret;
+	int ret;
 
-	i = cmd_opts(argc, argv, &o, "PID");
-	if (argc - i != 1)
-		usage_error("stats: expected one PID");
-	pid = id_arg("stats", "pid", argv[i]);
+	pid = pid_operand(argc, argv, &o, "stats");
 	snprintf(what, sizeof(what), "stats %u", pid);
 	snprintf(notrk, sizeof(notrk), "pid %u is not tracked", pid);
 
 	ret = pnl_open(&p);
 	if (ret)
 		return ret;
-	msg = session_msg(&p, PCOPY_CMD_SESSION_GET, 0, pid);
-	ret = msg ? session_do(&p, msg, &s, why, sizeof(why)) : -ENOMEM;
+	ret = session_call(&p, PCOPY_CMD_SESSION_GET, pid, &s, why, sizeof(why));
 	if (ret) {
 		session_perror(what, ret, texts, why);
 		goto out;
 	}
 
 	if (o.json) {
-		struct json_object *obj = stats_to_json(&s);
-
-		if (obj) {
-			print_json(obj);
-			json_object_put(obj);
-		} else {
-			ret = -ENOMEM;
+		ret = stats_print_json(&s);
+		if (ret)
 			session_perror(what, ret, NULL, NULL);
-		}
 	} else {
 		stats_print_text(stdout, &s);
 	}

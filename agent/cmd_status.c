@@ -8,7 +8,7 @@
 #include <json-c/json.h>
 
 #include "agent.h"
-#include "nl.h"
+#include "observe/nl.h"
 
 static const char * const feature_names[] = {
 	"uffd_hook", "kvm", "dirty_ring_hook", "vcpu_map", "dirty_reset_hook",

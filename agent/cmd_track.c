@@ -4,10 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
 #include "agent.h"
-#include "session.h"
+#include "observe/session.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -25,22 +23,17 @@ int cmd_track(int argc, char **argv, const struct opts *go)
 	struct session_stats s;
 	struct opts o = *go;
 	char what[32], why[200] = "";
-	struct nl_msg *msg;
 	struct pnl p;
 	uint32_t pid;
-	int i, ret;
+	int ret;
 
-	i = cmd_opts(argc, argv, &o, "PID");
-	if (argc - i != 1)
-		usage_error("track: expected one PID");
-	pid = id_arg("track", "pid", argv[i]);
+	pid = pid_operand(argc, argv, &o, "track");
 	snprintf(what, sizeof(what), "track %u", pid);
 
 	ret = pnl_open(&p);
 	if (ret)
 		return ret;
-	msg = session_msg(&p, PCOPY_CMD_SESSION_NEW, 0, pid);
-	ret = msg ? session_do(&p, msg, &s, why, sizeof(why)) : -ENOMEM;
+	ret = session_call(&p, PCOPY_CMD_SESSION_NEW, pid, &s, why, sizeof(why));
 	if (ret == -EPROTO) {
 		/* the module replies only once the session exists */
 		size_t n = strlen(why);
@@ -54,15 +47,9 @@ int cmd_track(int argc, char **argv, const struct opts *go)
 	}
 
 	if (o.json) {
-		struct json_object *obj = stats_to_json(&s);
-
-		if (obj) {
-			print_json(obj);
-			json_object_put(obj);
-		} else {
-			ret = -ENOMEM;
+		ret = stats_print_json(&s);
+		if (ret)
 			session_perror(what, ret, NULL, NULL);
-		}
 	} else {
 		printf("tracking pid %u\n", pid);
 	}

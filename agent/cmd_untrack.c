@@ -11,7 +11,7 @@
 #include <json-c/json.h>
 
 #include "agent.h"
-#include "session.h"
+#include "observe/session.h"
 
 struct pid_cmd {
 	const char *name;	/* subcommand, for messages */
@@ -33,12 +33,9 @@ static int pid_cmd(int argc, char **argv, const struct opts *go,
 	struct nl_msg *msg;
 	struct pnl p;
 	uint32_t pid;
-	int i, ret;
+	int ret;
 
-	i = cmd_opts(argc, argv, &o, "PID");
-	if (argc - i != 1)
-		usage_error("%s: expected one PID", pc->name);
-	pid = id_arg(pc->name, "pid", argv[i]);
+	pid = pid_operand(argc, argv, &o, pc->name);
 	snprintf(what, sizeof(what), "%s %u", pc->name, pid);
 	snprintf(notrk, sizeof(notrk), "pid %u is not tracked", pid);
 

@@ -12,7 +12,7 @@
 #include <json-c/json.h>
 
 #include "agent.h"
-#include "session.h"
+#include "observe/session.h"
 
 static uint32_t vcpu_arg(const char *s)
 {

@@ -19,8 +19,8 @@
 #include <json-c/json.h>
 
 #include "agent.h"
-#include "jsonb.h"
-#include "session.h"
+#include "common/jsonb.h"
+#include "observe/session.h"
 
 #define USAGE		"PID [--interval SECONDS] [--count N]"
 #define MAX_INTERVAL_S	3600
@@ -289,9 +289,7 @@ int cmd_watch(int argc, char **argv, const struct opts *go)
 
 	deadline = mono_ns();
 	for (n = 0;; n++) {
-		struct nl_msg *msg = session_msg(&p, PCOPY_CMD_SESSION_GET, 0, pid);
-
-		ret = msg ? session_do(&p, msg, cur, why, sizeof(why)) : -ENOMEM;
+		ret = session_call(&p, PCOPY_CMD_SESSION_GET, pid, cur, why, sizeof(why));
 		if (ret == -ENOENT && n) {
 			fprintf(stderr, "pcopy: %s: the session ended\n", what);
 			ret = 0;

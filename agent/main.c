@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
 #include <pcopy.h>
 
 #include "agent.h"
@@ -59,12 +57,6 @@ void usage_error(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\n(run 'pcopy --help' for usage)\n");
 	exit(2);
-}
-
-void print_json(struct json_object *obj)
-{
-	puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
-					    JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 int main(int argc, char **argv)

@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchlib.h"
+
 #define DEF_N		2000
 #define DEF_WARMUP	100
 #define DEF_REQ		24
@@ -50,53 +52,6 @@ static void usage(FILE *f)
 		"  -q REQ     request bytes (default %d: a pcopy REQUEST)\n"
 		"  -r RESP    response bytes (default %d: a pcopy PAGE packet)\n",
 		DEF_N, DEF_WARMUP, DEF_REQ, DEF_RESP);
-}
-
-static unsigned long num_arg(const char *opt, const char *s, unsigned long min,
-			     unsigned long max)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v < min || v > max) {
-		fprintf(stderr, "net_rtt: %s: '%s' is not a number from %lu to %lu\n",
-			opt, s, min, max);
-		exit(2);
-	}
-	return v;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-/* ADDR:PORT (IPv4) into @sa; exits on a usage error. */
-static void parse_addr(const char *s, struct sockaddr_in *sa)
-{
-	char buf[64], *colon;
-
-	snprintf(buf, sizeof(buf), "%s", s);
-	colon = strrchr(buf, ':');
-	if (!colon) {
-		fprintf(stderr, "net_rtt: '%s': expected ADDR:PORT\n", s);
-		exit(2);
-	}
-	*colon = 0;
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_port = htons(num_arg("port", colon + 1, 1, 65535));
-	if (!*buf)
-		sa->sin_addr.s_addr = htonl(INADDR_ANY);
-	else if (inet_pton(AF_INET, buf, &sa->sin_addr) != 1) {
-		fprintf(stderr, "net_rtt: '%s': not an IPv4 address\n", buf);
-		exit(2);
-	}
 }
 
 static int full_io(int fd, char *p, size_t n, int wr)
@@ -126,7 +81,7 @@ static void nodelay(int fd)
 static int serve(const struct sockaddr_in *sa, size_t req, size_t resp)
 {
 	char *q = malloc(req), *r = malloc(resp);
-	int one = 1, ls, fd, err;
+	int ls, fd, err;
 	uint64_t n = 0;
 
 	if (!q || !r) {
@@ -134,12 +89,9 @@ static int serve(const struct sockaddr_in *sa, size_t req, size_t resp)
 		return 1;
 	}
 	memset(r, 0x5a, resp);
-	ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (ls < 0 || setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(ls, (const struct sockaddr *)sa, sizeof(*sa)) || listen(ls, 1)) {
-		fprintf(stderr, "net_rtt: listen: %s\n", strerror(errno));
+	ls = bench_listen(sa, 1);
+	if (ls < 0)
 		return 1;
-	}
 	printf("listening\n");
 	fflush(stdout);
 	fd = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
@@ -175,49 +127,24 @@ static int serve(const struct sockaddr_in *sa, size_t req, size_t resp)
 	return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of sorted v[0..n-1], n > 0. */
-static uint64_t pct(const uint64_t *v, unsigned long n, unsigned int p)
-{
-	unsigned long rank = (n * p + 99) / 100;
-
-	return v[rank ? rank - 1 : 0];
-}
-
 static int client(const struct sockaddr_in *sa, unsigned long n, unsigned long warmup,
 		  size_t req, size_t resp)
 {
 	char *q = calloc(1, req < 8 ? 8 : req), *r = malloc(resp);
 	uint64_t *lat = calloc(n, sizeof(*lat)), sum = 0, deadline, seq;
+	const char *what;
 	unsigned long i;
-	int fd = -1, err;
+	int fd, err;
 
 	if (!q || !r || !lat) {
 		fprintf(stderr, "net_rtt: out of memory\n");
 		return 1;
 	}
-	deadline = now_ns() + 10000000000ull;
-	for (;;) {
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			fprintf(stderr, "net_rtt: socket: %s\n", strerror(errno));
-			return 1;
-		}
-		if (!connect(fd, (const struct sockaddr *)sa, sizeof(*sa)))
-			break;
-		err = errno;
-		close(fd);
-		if (err != ECONNREFUSED || now_ns() > deadline) {
-			fprintf(stderr, "net_rtt: connect: %s\n", strerror(err));
-			return 1;
-		}
-		usleep(20000);
+	deadline = bench_now_ns() + 10000000000ull;
+	fd = bench_connect(sa, deadline, &what);
+	if (fd < 0) {
+		fprintf(stderr, "net_rtt: %s: %s\n", what, strerror(-fd));
+		return 1;
 	}
 	nodelay(fd);
 	for (i = 0; i < warmup + n; i++) {
@@ -225,11 +152,11 @@ static int client(const struct sockaddr_in *sa, unsigned long n, unsigned long w
 
 		seq = i + 1;
 		memcpy(q, &seq, req < 8 ? req : 8);
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		err = full_io(fd, q, req, 1);
 		if (!err)
 			err = full_io(fd, r, resp, 0);
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		if (err) {
 			fprintf(stderr, "net_rtt: round trip %lu: %s\n", i, strerror(-err));
 			return 1;
@@ -247,12 +174,12 @@ static int client(const struct sockaddr_in *sa, unsigned long n, unsigned long w
 	}
 	shutdown(fd, SHUT_WR);
 	close(fd);
-	qsort(lat, n, sizeof(*lat), cmp_u64);
+	bench_sort_u64(lat, n);
 	printf("net_rtt rtts=%lu req=%zu resp=%zu median_ns=%llu p90_ns=%llu p99_ns=%llu mean_ns=%llu min_ns=%llu max_ns=%llu\n",
 	       n, req, resp,
-	       (unsigned long long)pct(lat, n, 50),
-	       (unsigned long long)pct(lat, n, 90),
-	       (unsigned long long)pct(lat, n, 99),
+	       (unsigned long long)bench_pct(lat, n, 50),
+	       (unsigned long long)bench_pct(lat, n, 90),
+	       (unsigned long long)bench_pct(lat, n, 99),
 	       (unsigned long long)(sum / n),
 	       (unsigned long long)lat[0],
 	       (unsigned long long)lat[n - 1]);
@@ -266,6 +193,7 @@ int main(int argc, char **argv)
 	struct sockaddr_in sa;
 	int opt;
 
+	bench_prog = "net_rtt";
 	while ((opt = getopt(argc, argv, "l:c:n:u:q:r:h")) != -1) {
 		switch (opt) {
 		case 'l':
@@ -275,16 +203,16 @@ int main(int argc, char **argv)
 			connect_to = optarg;
 			break;
 		case 'n':
-			n = num_arg("-n", optarg, 1, 10000000);
+			n = bench_num("-n", optarg, 1, 10000000);
 			break;
 		case 'u':
-			warmup = num_arg("-u", optarg, 0, 10000000);
+			warmup = bench_num("-u", optarg, 0, 10000000);
 			break;
 		case 'q':
-			req = num_arg("-q", optarg, 1, MAX_MSG);
+			req = bench_num("-q", optarg, 1, MAX_MSG);
 			break;
 		case 'r':
-			resp = num_arg("-r", optarg, 1, MAX_MSG);
+			resp = bench_num("-r", optarg, 1, MAX_MSG);
 			break;
 		case 'h':
 			usage(stdout);
@@ -298,6 +226,6 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	parse_addr(listen_at ? listen_at : connect_to, &sa);
+	bench_parse_addr(listen_at ? listen_at : connect_to, &sa);
 	return listen_at ? serve(&sa, req, resp) : client(&sa, n, warmup, req, resp);
 }

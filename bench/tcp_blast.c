@@ -38,6 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchlib.h"
+
 #define MAX_CONNS	64
 #define CHUNK		(256 * 1024)
 
@@ -56,52 +58,6 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: tcp_blast -l ADDR:PORT -n N\n"
 		"       tcp_blast -c ADDR:PORT -n N -b BYTES\n");
-}
-
-static unsigned long long num_arg(const char *opt, const char *s, unsigned long long min,
-				  unsigned long long max)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v < min || v > max) {
-		fprintf(stderr, "tcp_blast: %s: '%s' is not a number from %llu to %llu\n",
-			opt, s, min, max);
-		exit(2);
-	}
-	return v;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-static void parse_addr(const char *s, struct sockaddr_in *sa)
-{
-	char buf[64], *colon;
-
-	snprintf(buf, sizeof(buf), "%s", s);
-	colon = strrchr(buf, ':');
-	if (!colon) {
-		fprintf(stderr, "tcp_blast: '%s': expected ADDR:PORT\n", s);
-		exit(2);
-	}
-	*colon = 0;
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_port = htons(num_arg("port", colon + 1, 1, 65535));
-	if (!*buf)
-		sa->sin_addr.s_addr = htonl(INADDR_ANY);
-	else if (inet_pton(AF_INET, buf, &sa->sin_addr) != 1) {
-		fprintf(stderr, "tcp_blast: '%s': not an IPv4 address\n", buf);
-		exit(2);
-	}
 }
 
 static void *rx(void *arg)
@@ -146,23 +102,10 @@ static void *tx(void *arg)
 	char ack;
 	ssize_t k;
 
-	for (;;) {
-		c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (c->fd < 0) {
-			c->err = errno;
-			c->what = "socket";
-			return NULL;
-		}
-		if (!connect(c->fd, (const struct sockaddr *)c->sa, sizeof(*c->sa)))
-			break;
-		c->err = errno;
-		close(c->fd);
-		if (c->err != ECONNREFUSED || now_ns() > c->deadline) {
-			c->what = "connect";
-			return NULL;
-		}
-		c->err = 0;
-		usleep(20000);
+	c->fd = bench_connect(c->sa, c->deadline, &c->what);
+	if (c->fd < 0) {
+		c->err = -c->fd;
+		return NULL;
 	}
 	while (left) {
 		k = write(c->fd, buf, left < CHUNK ? left : CHUNK);
@@ -200,8 +143,9 @@ int main(int argc, char **argv)
 	struct conn c[MAX_CONNS];
 	struct sockaddr_in sa;
 	uint64_t t0, t1;
-	int opt, one = 1, ls, ret = 0;
+	int opt, ls, ret = 0;
 
+	bench_prog = "tcp_blast";
 	while ((opt = getopt(argc, argv, "l:c:n:b:h")) != -1) {
 		switch (opt) {
 		case 'l':
@@ -211,10 +155,10 @@ int main(int argc, char **argv)
 			connect_to = optarg;
 			break;
 		case 'n':
-			n = num_arg("-n", optarg, 1, MAX_CONNS);
+			n = bench_num("-n", optarg, 1, MAX_CONNS);
 			break;
 		case 'b':
-			bytes = num_arg("-b", optarg, 1, 1ull << 40);
+			bytes = bench_num("-b", optarg, 1, 1ull << 40);
 			break;
 		case 'h':
 			usage(stdout);
@@ -228,16 +172,13 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	parse_addr(listen_at ? listen_at : connect_to, &sa);
+	bench_parse_addr(listen_at ? listen_at : connect_to, &sa);
 	memset(c, 0, sizeof(c));
 
 	if (listen_at) {
-		ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (ls < 0 || setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-		    bind(ls, (const struct sockaddr *)&sa, sizeof(sa)) || listen(ls, MAX_CONNS)) {
-			fprintf(stderr, "tcp_blast: listen: %s\n", strerror(errno));
+		ls = bench_listen(&sa, MAX_CONNS);
+		if (ls < 0)
 			return 1;
-		}
 		printf("listening\n");
 		fflush(stdout);
 		for (i = 0; i < n; i++) {
@@ -266,7 +207,7 @@ int main(int argc, char **argv)
 		return ret;
 	}
 
-	t0 = now_ns();
+	t0 = bench_now_ns();
 	for (i = 0; i < n; i++) {
 		c[i].sa = &sa;
 		c[i].bytes = bytes / n + (i < bytes % n);
@@ -285,7 +226,7 @@ int main(int argc, char **argv)
 			ret = 1;
 		}
 	}
-	t1 = now_ns();
+	t1 = bench_now_ns();
 	if (ret)
 		return ret;
 	printf("tcp_blast conns=%u bytes=%llu time_ns=%llu throughput_bytes_per_s=%llu\n",

@@ -49,6 +49,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchlib.h"
+
 #define DEF_FAULTS	10000
 #define DEF_WARMUP	200
 #define DEF_PAGES	256	/* region: 1 MiB with 4 KiB pages */
@@ -76,29 +78,6 @@ static void usage(FILE *f)
 		"             before the timed faults\n"
 		"  -w         wait for a line or end of file on stdin before exiting\n",
 		DEF_FAULTS, DEF_WARMUP, DEF_PAGES);
-}
-
-static unsigned long num_arg(const char *opt, const char *s, unsigned long max)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v > max) {
-		fprintf(stderr, "uffd_rtt: %s: '%s' is not a number from 0 to %lu\n",
-			opt, s, max);
-		exit(2);
-	}
-	return v;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 /*
@@ -180,8 +159,8 @@ static void cpu_args(const char *s, int *fcpu, int *rcpu)
 	comma = strchr(buf, ',');
 	if (comma)
 		*comma = 0;
-	*fcpu = num_arg("-c", buf, CPU_SETSIZE - 1);
-	*rcpu = comma ? (int)num_arg("-c", comma + 1, CPU_SETSIZE - 1) : *fcpu;
+	*fcpu = bench_num("-c", buf, 0, CPU_SETSIZE - 1);
+	*rcpu = comma ? (int)bench_num("-c", comma + 1, 0, CPU_SETSIZE - 1) : *fcpu;
 }
 
 /* Wait for one line on stdin; end of file counts as one only if @eof_ok. */
@@ -194,21 +173,6 @@ static int wait_line(int eof_ok)
 	return c == EOF && (!eof_ok || ferror(stdin)) ? -EIO : 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of sorted v[0..n-1], n > 0. */
-static uint64_t pct(const uint64_t *v, unsigned long n, unsigned int p)
-{
-	unsigned long rank = (n * p + 99) / 100;
-
-	return v[rank ? rank - 1 : 0];
-}
-
 /* Median cost of an empty timing, using buf[0..n-1] as scratch. */
 static uint64_t clock_cost(uint64_t *buf, unsigned long n)
 {
@@ -217,12 +181,12 @@ static uint64_t clock_cost(uint64_t *buf, unsigned long n)
 	if (n > 1000)
 		n = 1000;
 	for (i = 0; i < n; i++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 
-		buf[i] = now_ns() - t0;
+		buf[i] = bench_now_ns() - t0;
 	}
-	qsort(buf, n, sizeof(*buf), cmp_u64);
-	return pct(buf, n, 50);
+	bench_sort_u64(buf, n);
+	return bench_pct(buf, n, 50);
 }
 
 /*
@@ -248,9 +212,9 @@ static int touch(struct resolver *r, unsigned long *next, unsigned long npages,
 		}
 		p = r->base + *next * r->psz;
 		before = __atomic_load_n(&r->msgs, __ATOMIC_ACQUIRE);
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		*p = 1;
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		if (lat)
 			lat[i] = t1 - t0;
 		(*next)++;
@@ -280,16 +244,17 @@ int main(int argc, char **argv)
 	pthread_t thr;
 	int started = 0;
 
+	bench_prog = "uffd_rtt";
 	while ((opt = getopt(argc, argv, "n:u:p:c:swh")) != -1) {
 		switch (opt) {
 		case 'n':
-			nfaults = num_arg("-n", optarg, 100000000);
+			nfaults = bench_num("-n", optarg, 0, 100000000);
 			break;
 		case 'u':
-			warmup = num_arg("-u", optarg, 100000000);
+			warmup = bench_num("-u", optarg, 0, 100000000);
 			break;
 		case 'p':
-			npages = num_arg("-p", optarg, 1 << 20);
+			npages = bench_num("-p", optarg, 0, 1 << 20);
 			break;
 		case 'c':
 			cpu_args(optarg, &fcpu, &rcpu);
@@ -396,12 +361,12 @@ int main(int argc, char **argv)
 
 	for (i = 0; i < nfaults; i++)
 		sum += lat[i];
-	qsort(lat, nfaults, sizeof(*lat), cmp_u64);
+	bench_sort_u64(lat, nfaults);
 	printf("uffd_rtt faults=%lu median_ns=%llu p90_ns=%llu p99_ns=%llu mean_ns=%llu min_ns=%llu max_ns=%llu clock_ns=%llu\n",
 	       nfaults,
-	       (unsigned long long)pct(lat, nfaults, 50),
-	       (unsigned long long)pct(lat, nfaults, 90),
-	       (unsigned long long)pct(lat, nfaults, 99),
+	       (unsigned long long)bench_pct(lat, nfaults, 50),
+	       (unsigned long long)bench_pct(lat, nfaults, 90),
+	       (unsigned long long)bench_pct(lat, nfaults, 99),
 	       (unsigned long long)(sum / nfaults),
 	       (unsigned long long)lat[0],
 	       (unsigned long long)lat[nfaults - 1],

@@ -104,7 +104,7 @@ static void ring_publish_counters(struct pcopy_ring *r)
 	/*
 	 * Last, and a release: a consumer that sees EOF sees the final
 	 * producer_pos.  Pairs with __atomic_load_n(ACQUIRE) of flags in
-	 * agent/ring.c ring_eof().
+	 * agent/observe/ring.c ring_eof().
 	 */
 	smp_store_release(&h->flags, (r->eof ? PCOPY_RING_F_EOF : 0) |
 			  (r->cons_invalid ? PCOPY_RING_F_CONSUMER_INVALID : 0));
@@ -117,7 +117,7 @@ static void ring_publish_counters(struct pcopy_ring *r)
  */
 static u64 ring_cons(struct pcopy_ring *r)
 {
-	/* pairs with __atomic_store_n(RELEASE) in agent/ring.c ring_consume() */
+	/* pairs with __atomic_store_n(RELEASE) in agent/observe/ring.c ring_consume() */
 	u64 cons = smp_load_acquire(&r->cons->consumer_pos);
 
 	lockdep_assert_held(&r->lock);
@@ -166,7 +166,7 @@ static void ring_commit(struct pcopy_ring *r, u64 cons)
 {
 	lockdep_assert_held(&r->lock);
 	ring_publish_counters(r);
-	/* pairs with __atomic_load_n(ACQUIRE) in agent/ring.c ring_consume() */
+	/* pairs with __atomic_load_n(ACQUIRE) in agent/observe/ring.c ring_consume() */
 	smp_store_release(&r->hdr->producer_pos, r->prod);
 
 	/* wake once per consumer progress when the watermark is reached */

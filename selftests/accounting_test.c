@@ -43,10 +43,8 @@ FIXTURE_SETUP(acct)
 	struct nl_result r;
 
 	ASSERT_EQ(0, module_ensure_loaded());
-	self->sk = genl_open();
-	ASSERT_NE(NULL, self->sk);
-	self->fam = pcopy_family(self->sk);
-	ASSERT_LT(0, self->fam);
+	self->sk = pcopy_connect(&self->fam);
+	ASSERT_NE(NULL, self->sk) TH_LOG("cannot reach the pcopy family");
 	self->pid = getpid();
 	ASSERT_EQ(0, sess_cmd(self->sk, self->fam, PCOPY_CMD_SESSION_NEW,
 			      self->pid, &r)) TH_LOG("track: %s", r.msg);
@@ -347,10 +345,8 @@ TEST(missed_faults_are_counted_exactly)
 	EXPECT_FALSE(module_loaded());
 	ASSERT_EQ(0, reload("uffd_maxactive=2"));
 
-	sk = genl_open();
-	ASSERT_NE(NULL, sk);
-	fam = pcopy_family(sk);
-	ASSERT_LT(0, fam);
+	sk = pcopy_connect(&fam);
+	ASSERT_NE(NULL, sk) TH_LOG("cannot reach the pcopy family");
 	ASSERT_EQ(0, info_u64(sk, fam, PCOPY_A_UFFD_MAXACTIVE, &v));
 	EXPECT_EQ(MAXACTIVE, v);
 	ASSERT_EQ(0, sess_cmd(sk, fam, PCOPY_CMD_SESSION_NEW, getpid(), &r));

@@ -56,10 +56,8 @@ FIXTURE(ag) {
 FIXTURE_SETUP(ag)
 {
 	ASSERT_EQ(0, module_ensure_loaded());
-	self->sk = genl_open();
-	ASSERT_NE(NULL, self->sk);
-	self->fam = pcopy_family(self->sk);
-	ASSERT_LT(0, self->fam);
+	self->sk = pcopy_connect(&self->fam);
+	ASSERT_NE(NULL, self->sk) TH_LOG("cannot reach the pcopy family");
 	self->pid = getpid();
 	self->uffd = uffd_open(0);
 	ASSERT_LE(0, self->uffd);

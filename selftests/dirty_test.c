@@ -193,10 +193,8 @@ FIXTURE_SETUP(dirty)
 	ASSERT_EQ(0, module_ensure_loaded());
 	if (access("/dev/kvm", R_OK | W_OK))
 		SKIP(return, "no /dev/kvm");
-	self->sk = genl_open();
-	ASSERT_NE(NULL, self->sk);
-	self->fam = pcopy_family(self->sk);
-	ASSERT_LT(0, self->fam);
+	self->sk = pcopy_connect(&self->fam);
+	ASSERT_NE(NULL, self->sk) TH_LOG("cannot reach the pcopy family");
 	memset(&self->r, 0, sizeof(self->r));
 	self->r.fd = -1;
 	memset(&self->c, 0, sizeof(self->c));

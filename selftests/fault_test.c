@@ -40,10 +40,8 @@ FIXTURE_SETUP(fault)
 	struct nl_result r;
 
 	ASSERT_EQ(0, module_ensure_loaded());
-	self->sk = genl_open();
-	ASSERT_NE(NULL, self->sk);
-	self->fam = pcopy_family(self->sk);
-	ASSERT_LT(0, self->fam);
+	self->sk = pcopy_connect(&self->fam);
+	ASSERT_NE(NULL, self->sk) TH_LOG("cannot reach the pcopy family");
 	self->uffd = uffd_open(UFFD_FEATURE_THREAD_ID);
 	ASSERT_LE(0, self->uffd);
 	self->pid = getpid();

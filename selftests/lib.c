@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/capability.h>
+
 #include <linux/netlink.h>
 #include <linux/userfaultfd.h>
 #include <netlink/genl/ctrl.h>
@@ -92,6 +94,20 @@ struct nl_sock *genl_open(void)
 int pcopy_family(struct nl_sock *sk)
 {
 	return genl_ctrl_resolve(sk, PCOPY_GENL_NAME);
+}
+
+struct nl_sock *pcopy_connect(int *family)
+{
+	struct nl_sock *sk = genl_open();
+
+	if (!sk)
+		return NULL;
+	*family = pcopy_family(sk);
+	if (*family < 0) {
+		nl_socket_free(sk);
+		return NULL;
+	}
+	return sk;
 }
 
 struct nl_msg *pcopy_msg(int family, uint8_t cmd, int flags)
@@ -223,6 +239,29 @@ int run_capture(const char *cmd, char **out)
 		buf[len] = 0;
 	*out = buf;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int run_checks(const char *script, const char *env, struct checks *c)
+{
+	char cmd[512], *out, *line, *save;
+	int rc;
+
+	c->pass = c->fail = 0;
+	snprintf(cmd, sizeof(cmd), "env %s sh \"$PCOPY_SRC/%s\" 2>&1", env, script);
+	rc = run_capture(cmd, &out);
+	if (!out)
+		return rc < 0 ? rc : -ENOMEM;
+	for (line = strtok_r(out, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(line, "PASS", 4))
+			c->pass++;
+		else if (!strncmp(line, "FAIL", 4))
+			c->fail++;
+		printf("# %s\n", line);
+	}
+	fflush(stdout);
+	free(out);
+	return rc;
 }
 
 char *read_file(const char *path)
@@ -802,4 +841,53 @@ int take_faults(int uffd, int n, int fill)
 	waitpid(child, &status, 0);
 	munmap(area, n * 4096UL);
 	return bad || status ? -1 : 0;
+}
+
+long long env_num(const char *name, long long def)
+{
+	const char *v = getenv(name);
+	char *end;
+	long long n;
+
+	if (!v || !*v)
+		return def;
+	n = strtoll(v, &end, 0);
+	return *end ? def : n;
+}
+
+int drop_admin_caps(void)
+{
+	cap_t none = cap_init();
+	int ret;
+
+	if (!none)
+		return -errno;
+	ret = cap_set_proc(none) ? -errno : 0;
+	cap_free(none);
+	return ret;
+}
+
+long long pcopy_status(const char *key)
+{
+	return file_key(PCOPY_DEBUGFS "/status", key);
+}
+
+int wait_status(const char *key, long long val, int timeout_ms)
+{
+	uint64_t end = now_ns() + (uint64_t)timeout_ms * 1000000;
+
+	for (;;) {
+		if (pcopy_status(key) == val)
+			return 0;
+		if (now_ns() >= end)
+			return -ETIMEDOUT;
+		sleep_ms(5);
+	}
+}
+
+int sock_rcvtimeo(int fd, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ? -errno : 0;
 }

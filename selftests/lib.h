@@ -31,6 +31,8 @@ int module_ensure_loaded(void);
 struct nl_sock *genl_open(void);
 /* The family id of "pcopy", or a negative libnl error. */
 int pcopy_family(struct nl_sock *sk);
+/* genl_open() and pcopy_family() in one: the socket, or NULL (freed). */
+struct nl_sock *pcopy_connect(int *family);
 
 /*
  * The outcome of one request: errno (0 on success, positive otherwise),
@@ -159,8 +161,33 @@ struct ring_counts {
 void ring_drain(struct test_ring *r, struct ring_counts *c,
 		void (*cb)(const struct pcopy_rec_hdr *h, void *arg), void *arg);
 
+/* The value of environment variable @name as a number, or @def. */
+long long env_num(const char *name, long long def);
+/*
+ * Drop every capability of the calling process (effective, permitted,
+ * inheritable); the uid stays.  0, or -errno.
+ */
+int drop_admin_caps(void);
+/* A "key:\tvalue" line of <debugfs>/pcopy/status as a number, -1 if none. */
+long long pcopy_status(const char *key);
+/* Wait up to @timeout_ms until pcopy_status(@key) == @val; 0 or -ETIMEDOUT. */
+int wait_status(const char *key, long long val, int timeout_ms);
+/* SO_RCVTIMEO of @ms on socket @fd; 0, or -errno. */
+int sock_rcvtimeo(int fd, int ms);
+
 /* Run a shell command, capturing stdout (NUL-terminated, malloc'd). */
 int run_capture(const char *cmd, char **out);
+
+/*
+ * A check script of the tree (tools/migrate-e2e.sh, ...): run
+ * "env ENV sh $PCOPY_SRC/SCRIPT 2>&1", print every line of its output as
+ * a TAP comment, and count the lines that start with PASS and with FAIL.
+ * Returns the script's exit status, or -errno if it could not be run.
+ */
+struct checks {
+	int pass, fail;
+};
+int run_checks(const char *script, const char *env, struct checks *c);
 /* Read a whole file (NUL-terminated, malloc'd); NULL on error. */
 char *read_file(const char *path);
 

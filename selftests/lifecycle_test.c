@@ -88,10 +88,8 @@ FIXTURE(life) {
 FIXTURE_SETUP(life)
 {
 	ASSERT_EQ(0, module_ensure_loaded());
-	self->sk = genl_open();
-	ASSERT_NE(NULL, self->sk);
-	self->fam = pcopy_family(self->sk);
-	ASSERT_LT(0, self->fam);
+	self->sk = pcopy_connect(&self->fam);
+	ASSERT_NE(NULL, self->sk) TH_LOG("cannot reach the pcopy family");
 	self->ev = events_open();
 	ASSERT_NE(NULL, self->ev);
 }
@@ -225,10 +223,8 @@ TEST_F(life, rmmod_with_live_sessions_and_pending_faults)
 	EXPECT_EQ(0, WEXITSTATUS(status));
 
 	nl_socket_free(self->sk);
-	self->sk = genl_open();
-	ASSERT_NE(NULL, self->sk);
-	self->fam = pcopy_family(self->sk);
-	ASSERT_LT(0, self->fam);
+	self->sk = pcopy_connect(&self->fam);
+	ASSERT_NE(NULL, self->sk) TH_LOG("cannot reach the pcopy family");
 	EXPECT_EQ(0, sess_dump_count(self->sk, self->fam, bc.pid, &found));
 	EXPECT_EQ(0, file_key(PCOPY_DEBUGFS "/status", "sessions_allocated"));
 

@@ -30,7 +30,6 @@
 #define CHECKS 8
 
 FIXTURE(kill) {
-	char *out;
 };
 
 FIXTURE_VARIANT(kill) {
@@ -49,34 +48,21 @@ FIXTURE_SETUP(kill)
 	ASSERT_EQ(0, module_ensure_loaded());
 	if (access("/dev/kvm", R_OK | W_OK))
 		SKIP(return, "no /dev/kvm");
-	self->out = NULL;
 }
 
 FIXTURE_TEARDOWN(kill)
 {
-	free(self->out);
 }
 
 TEST_F(kill, fails_cleanly)
 {
-	char cmd[512], *line, *save;
-	int rc, pass = 0, fail = 0;
+	struct checks c;
+	int rc;
 
-	snprintf(cmd, sizeof(cmd), "env %s sh \"$PCOPY_SRC/tools/migrate-kill.sh\" 2>&1",
-		 variant->env);
-	rc = run_capture(cmd, &self->out);
-	ASSERT_NE(NULL, self->out);
-	for (line = strtok_r(self->out, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		if (!strncmp(line, "PASS", 4))
-			pass++;
-		else if (!strncmp(line, "FAIL", 4))
-			fail++;
-		TH_LOG("%s", line);
-	}
+	rc = run_checks("tools/migrate-kill.sh", variant->env, &c);
 	EXPECT_EQ(0, rc);
-	EXPECT_EQ(0, fail);
-	EXPECT_EQ(CHECKS, pass);
+	EXPECT_EQ(0, c.fail);
+	EXPECT_EQ(CHECKS, c.pass);
 }
 
 TEST_HARNESS_MAIN

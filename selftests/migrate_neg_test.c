@@ -25,7 +25,7 @@
 
 #include "kselftest_harness.h"
 #include "lib.h"
-#include "../agent/mig_proto.h"
+#include "../agent/migrate/proto.h"
 
 #undef TEST_TIMEOUT_DEFAULT
 #define TEST_TIMEOUT_DEFAULT 120

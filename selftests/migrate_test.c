@@ -22,7 +22,6 @@
 #define TEST_TIMEOUT_DEFAULT 600
 
 FIXTURE(mig) {
-	char *out;
 };
 
 FIXTURE_VARIANT(mig) {
@@ -46,35 +45,22 @@ FIXTURE_SETUP(mig)
 	ASSERT_EQ(0, module_ensure_loaded());
 	if (access("/dev/kvm", R_OK | W_OK))
 		SKIP(return, "no /dev/kvm");
-	self->out = NULL;
 }
 
 FIXTURE_TEARDOWN(mig)
 {
-	free(self->out);
 }
 
 TEST_F(mig, end_to_end)
 {
-	char cmd[512], *line, *save;
-	int rc, pass = 0, fail = 0;
+	struct checks c;
+	int rc;
 
-	snprintf(cmd, sizeof(cmd), "env %s sh \"$PCOPY_SRC/tools/migrate-e2e.sh\" 2>&1",
-		 variant->env);
-	rc = run_capture(cmd, &self->out);
-	ASSERT_NE(NULL, self->out);
-	for (line = strtok_r(self->out, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		if (!strncmp(line, "PASS", 4))
-			pass++;
-		else if (!strncmp(line, "FAIL", 4))
-			fail++;
-		TH_LOG("%s", line);
-	}
+	rc = run_checks("tools/migrate-e2e.sh", variant->env, &c);
 	EXPECT_EQ(0, rc);
-	EXPECT_EQ(0, fail);
+	EXPECT_EQ(0, c.fail);
 	/* mode, running, bytes, exactly once, late, checksums: at least 5 */
-	EXPECT_LE(5, pass);
+	EXPECT_LE(5, c.pass);
 }
 
 TEST_HARNESS_MAIN

@@ -26,10 +26,8 @@ FIXTURE(nl) {
 FIXTURE_SETUP(nl)
 {
 	ASSERT_EQ(0, module_ensure_loaded());
-	self->sk = genl_open();
-	ASSERT_NE(NULL, self->sk);
-	self->family = pcopy_family(self->sk);
-	ASSERT_LT(0, self->family);
+	self->sk = pcopy_connect(&self->family);
+	ASSERT_NE(NULL, self->sk) TH_LOG("cannot reach the pcopy family");
 	self->msg = NULL;
 	memset(&self->r, 0, sizeof(self->r));
 }

@@ -30,10 +30,8 @@ FIXTURE(sn) {
 FIXTURE_SETUP(sn)
 {
 	ASSERT_EQ(0, module_ensure_loaded());
-	self->sk = genl_open();
-	ASSERT_NE(NULL, self->sk);
-	self->fam = pcopy_family(self->sk);
-	ASSERT_LT(0, self->fam);
+	self->sk = pcopy_connect(&self->fam);
+	ASSERT_NE(NULL, self->sk) TH_LOG("cannot reach the pcopy family");
 	self->msg = NULL;
 	memset(&self->r, 0, sizeof(self->r));
 }

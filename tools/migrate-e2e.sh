@@ -60,57 +60,13 @@ SEND_OPTS=${SEND_OPTS:-}
 RECV_OPTS=${RECV_OPTS:-}
 FROM=${FROM:-vmm}
 
-# unique per run: namespaces and links of concurrent runs must not collide
-id=$(printf '%x%s' $$ "$(od -An -N2 -tx2 /dev/urandom | tr -d ' ')")
-PORT=${PORT:-$((7100 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 800))}
-NS_S=pcm-s-$id
-NS_D=pcm-d-$id
-VETH_S=pms$id
-VETH_D=pmd$id
-IP_S=10.213.0.1
-IP_D=10.213.0.2
+MIG_NAME=migrate-e2e
+MIG_SAVE="*.json *.log"
+. "$src/tools/migrate-lib.sh"
+mig_names m 7100 10.213.0
 
-fails=0
-pids=
-T=
-
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 die() { echo "FAIL: $*"; exit 1; }
 j() { "$CTL" json "$1" "$2" 2>/dev/null; }
-
-cleanup() {
-	for p in $pids; do
-		kill "$p" 2>/dev/null
-	done
-	sleep 0.2
-	for p in $pids; do
-		kill -9 "$p" 2>/dev/null
-	done
-	ip netns del "$NS_S" 2>/dev/null
-	ip netns del "$NS_D" 2>/dev/null
-	if [ -n "$T" ] && [ -n "${OUT:-}" ]; then
-		mkdir -p "$OUT" && cp "$T"/*.json "$T"/*.log "$OUT"/ 2>/dev/null
-	fi
-	if [ -n "$T" ]; then
-		if [ "${KEEP:-0}" = 1 ] || [ "$fails" != 0 ]; then
-			echo "migrate-e2e: files kept in $T"
-		else
-			rm -rf "$T"
-		fi
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-wait_sock() {
-	i=0
-	while [ ! -S "$1" ]; do
-		i=$((i + 1))
-		[ $i -gt 300 ] && return 1
-		sleep 0.05
-	done
-}
 
 [ "$(id -u)" = 0 ] || die "needs root (namespaces, /dev/kvm)"
 [ -c /dev/kvm ] || die "no /dev/kvm"
@@ -149,16 +105,7 @@ OPTS="--mem $MEM --vcpus $VCPUS --workload $WORKLOAD --count $COUNT"
 # (the kernel's own module autoload may not see modprobe: load them here)
 modprobe veth 2>/dev/null
 [ -n "${NETEM_DELAY:-}${NETEM_RATE:-}" ] && modprobe sch_netem 2>/dev/null
-ip netns add "$NS_S" && ip netns add "$NS_D" || die "cannot create network namespaces"
-ip link add "$VETH_S" type veth peer name "$VETH_D" || die "cannot create a veth pair"
-ip link set "$VETH_S" netns "$NS_S" && ip link set "$VETH_D" netns "$NS_D" || die "veth into namespaces"
-ip -n "$NS_S" addr add "$IP_S/24" dev "$VETH_S"
-ip -n "$NS_D" addr add "$IP_D/24" dev "$VETH_D"
-for ns in "$NS_S" "$NS_D"; do
-	ip -n "$ns" link set lo up
-done
-ip -n "$NS_S" link set "$VETH_S" up
-ip -n "$NS_D" link set "$VETH_D" up
+mig_netns_up
 if [ -n "${NETEM_DELAY:-}${NETEM_RATE:-}" ]; then
 	netem="${NETEM_DELAY:+delay $NETEM_DELAY} ${NETEM_RATE:+rate $NETEM_RATE}"
 	for pair in "$NS_S $VETH_S" "$NS_D $VETH_D"; do

@@ -68,59 +68,15 @@ EXIT_TIMEOUT=${EXIT_TIMEOUT:-90}
 SEND_OPTS=${SEND_OPTS:-}
 RECV_OPTS=${RECV_OPTS:-}
 
-# unique per run: namespaces and links of concurrent runs must not collide
-id=$(printf '%x%s' $$ "$(od -An -N2 -tx2 /dev/urandom | tr -d ' ')")
-PORT=${PORT:-$((7900 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 800))}
-NS_S=pck-s-$id
-NS_D=pck-d-$id
-VETH_S=pks$id
-VETH_D=pkd$id
-IP_S=10.214.0.1
-IP_D=10.214.0.2
+MIG_NAME=migrate-kill
+MIG_SAVE="*.log *.txt"
+. "$src/tools/migrate-lib.sh"
+mig_names k 7900 10.214.0
 
-fails=0
-pids=
-T=
-
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 die() { echo "FAIL: $*"; fails=$((fails + 1)); exit 1; }
 note() { echo "migrate-kill: $*"; }
 
-cleanup() {
-	for p in $pids; do
-		kill "$p" 2>/dev/null
-	done
-	sleep 0.2
-	for p in $pids; do
-		kill -9 "$p" 2>/dev/null
-	done
-	ip netns del "$NS_S" 2>/dev/null
-	ip netns del "$NS_D" 2>/dev/null
-	if [ -n "$T" ] && [ -n "${OUT:-}" ]; then
-		mkdir -p "$OUT" && cp "$T"/*.log "$T"/*.txt "$OUT"/ 2>/dev/null
-	fi
-	if [ -n "$T" ]; then
-		if [ "${KEEP:-0}" = 1 ] || [ "$fails" != 0 ]; then
-			note "files kept in $T"
-		else
-			rm -rf "$T"
-		fi
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-wait_sock() {
-	i=0
-	while [ ! -S "$1" ]; do
-		i=$((i + 1))
-		[ $i -gt 600 ] && return 1
-		sleep 0.05
-	done
-}
 
 # Is process $1 still running (a zombie is not)?
 alive() {
@@ -295,7 +251,7 @@ T=$(mktemp -d /tmp/pcopy-kill.XXXXXX) || die "mktemp"
 	--control "$T/src.sock" --quiet --json >"$T/src.json" 2>"$T/src.log" &
 src_pid=$!
 pids="$pids $src_pid"
-wait_sock "$T/src.sock" || die "source minivm did not start: $(cat "$T/src.log")"
+wait_sock "$T/src.sock" 600 || die "source minivm did not start: $(cat "$T/src.log")"
 timeout 300 "$CTL" "$T/src.sock" wait finished 290 >/dev/null ||
 	die "the source minivm did not finish its workload: $(tail -n 2 "$T/src.log")"
 timeout 60 "$CTL" "$T/src.sock" pause >/dev/null || die "cannot pause the source"
@@ -310,16 +266,7 @@ wait_bounded "$src_pid" 30
 modprobe veth 2>/dev/null
 modprobe tcp_diag 2>/dev/null
 [ -n "$NETEM_DELAY$NETEM_RATE" ] && modprobe sch_netem 2>/dev/null
-ip netns add "$NS_S" && ip netns add "$NS_D" || die "cannot create network namespaces"
-ip link add "$VETH_S" type veth peer name "$VETH_D" || die "cannot create a veth pair"
-ip link set "$VETH_S" netns "$NS_S" && ip link set "$VETH_D" netns "$NS_D" || die "veth into namespaces"
-ip -n "$NS_S" addr add "$IP_S/24" dev "$VETH_S"
-ip -n "$NS_D" addr add "$IP_D/24" dev "$VETH_D"
-for ns in "$NS_S" "$NS_D"; do
-	ip -n "$ns" link set lo up
-done
-ip -n "$NS_S" link set "$VETH_S" up
-ip -n "$NS_D" link set "$VETH_D" up
+mig_netns_up
 if [ -n "$NETEM_DELAY$NETEM_RATE" ]; then
 	qdisc="netem ${NETEM_DELAY:+delay $NETEM_DELAY} ${NETEM_RATE:+rate $NETEM_RATE}"
 	if ! ip netns exec "$NS_S" tc qdisc add dev "$VETH_S" root $qdisc 2>"$T/tc.log"; then
@@ -352,12 +299,12 @@ while :; do
 		>"$T/recv.json" 2>"$T/recv.log" &
 	recv_pid=$!
 	pids="$pids $recv_pid"
-	wait_sock "$T/uffd.sock" || die "pcopy recv did not listen: $(cat "$T/recv.log")"
+	wait_sock "$T/uffd.sock" 600 || die "pcopy recv did not listen: $(cat "$T/recv.log")"
 	ip netns exec "$NS_D" "$MINIVM" --mem "$MEM" --vcpus "$VCPUS" --incoming "$T/uffd.sock" \
 		--control "$T/dst.sock" --quiet --json >"$T/dst.json" 2>"$T/dst.log" &
 	dst_pid=$!
 	pids="$pids $dst_pid"
-	wait_sock "$T/dst.sock" || die "destination minivm did not start: $(cat "$T/dst.log")"
+	wait_sock "$T/dst.sock" 600 || die "destination minivm did not start: $(cat "$T/dst.log")"
 	# recv connects within milliseconds of the handoff, or fails
 	sleep 1
 	alive "$recv_pid" && break

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * minivm control socket server (protocol in minivm_ctl.h and
- * Documentation/minivm.rst).  Runs in the main thread: requests are served
+ * minivm control socket server (protocol in agent/migrate/vmm_minivm_proto.h
+ * and Documentation/minivm.rst).  Runs in the main thread: requests are served
  * one at a time, each with exactly one reply.  Malformed requests get an
  * error reply; a client that goes away is dropped.
  */

@@ -31,7 +31,7 @@
 #include <json-c/json.h>
 
 #include "guest_abi.h"
-#include "minivm_ctl.h"
+#include "vmm_minivm_proto.h"
 
 struct reply {
 	struct mvm_ctl_hdr h;

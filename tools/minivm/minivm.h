@@ -12,7 +12,7 @@
 #include <linux/kvm.h>
 
 #include "guest_abi.h"
-#include "minivm_ctl.h"
+#include "vmm_minivm_proto.h"
 
 #define MVM_MIN_MEM		(2ull << 20)
 #define MVM_MAX_MEM		(3ull << 30)

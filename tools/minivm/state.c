@@ -2,8 +2,8 @@
 /*
  * minivm vCPU state export/import and the device blob.
  *
- * The state image (minivm_ctl.h) is what a migration carries besides guest
- * RAM: per vCPU KVM_GET_REGS + KVM_GET_SREGS and the host's view of the
+ * The state image (vmm_minivm_proto.h) is what a migration carries besides
+ * guest RAM: per vCPU KVM_GET_REGS + KVM_GET_SREGS and the host's view of the
  * workload (progress, last checksum, finished), the workload knobs that
  * live on the host (id, --rate, --loop), and the device blob.  The guest
  * program keeps all of its state in general registers and never enables
