@@ -9,6 +9,11 @@
 #   make demo       install, build, boot the test VM and run the main job
 #   make bench      install, build (bench/ too), boot the test VM and run the
 #                   benchmarks (bench/run.sh; Documentation/bench.rst)
+#   make check-debug  install, build a debug kernel (KASAN, KFENCE, lockdep,
+#                   PROVE_RCU, kmemleak; cached after the first build),
+#                   build pcopy.ko for it, run the selftests on it in the VM
+#                   and print "[debug]" results, "N passed, N failed" last
+#                   (Documentation/debug-kernel.rst; T= works as for check)
 #   make lint       checkpatch and sparse on kmod/
 #
 #   make check KERNELS=6.12   only the listed lanes (default: 6.1 6.12;
@@ -34,7 +39,7 @@ MAKEFLAGS += --no-print-directory
 USER_CFLAGS := -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I$(CURDIR)/uapi
 export CC USER_CFLAGS KSRC BUILD
 
-.PHONY: all kmod agent selftests tools check demo bench lint deps clean vm-check vm-demo vm-bench ksrc
+.PHONY: all kmod agent selftests tools check check-debug demo bench lint deps clean vm-check vm-check-debug vm-demo vm-bench ksrc
 
 all: kmod agent selftests tools
 
@@ -80,6 +85,9 @@ lint: ksrc
 check: deps
 	$(MAKE) vm-check
 
+check-debug: deps
+	$(MAKE) vm-check-debug
+
 demo: deps
 	$(MAKE) vm-demo
 
@@ -88,6 +96,9 @@ bench: deps
 
 vm-check:
 	@BUILD=$(BUILD) KVER=$(KVER) T="$(T)" KERNELS="$(KERNELS)" tools/vmtest/check.sh
+
+vm-check-debug:
+	@BUILD=$(BUILD) T="$(T)" tools/debugkernel/check.sh
 
 vm-demo: all
 	@BUILD=$(BUILD) KVER=$(KVER) tools/vmtest/vm.sh demo

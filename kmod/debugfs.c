@@ -247,7 +247,7 @@ static int faults_show(struct seq_file *m, void *unused)
 		   "reason", "waiting_ns");
 	/* the fault hooks add and remove entries under s->lock */
 	raw_spin_lock_irqsave(&s->lock, flags);
-	now = ktime_get_ns();
+	now = pcopy_now();
 	hash_for_each(s->faults, bkt, f, node) {
 		if (f->vcpu == PCOPY_VCPU_NONE)
 			seq_printf(m, "%8u %5s %#18lx %8s %14llu\n", f->tid, "-",

@@ -16,6 +16,7 @@
 #define _PCOPY_INTERNAL_H
 
 #include <linux/hashtable.h>
+#include <linux/timekeeping.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
 #include <linux/spinlock.h>
@@ -185,6 +186,17 @@ void pcopy_session_end_sync(struct pcopy_session *s);
 struct pcopy_session *pcopy_session_find_mm(struct mm_struct *mm);
 struct pcopy_session *pcopy_session_lookup(u32 pid_nr);
 void pcopy_session_put(struct pcopy_session *s);
+/*
+ * The clock of fault timestamps, blocktime and statistics windows:
+ * CLOCK_MONOTONIC read the NMI-safe way.  A kprobe that is not on ftrace
+ * runs from int3, which lockdep treats as NMI context, and ktime_get()'s
+ * seqcount retry could spin there forever on a writer it interrupted.
+ */
+static inline u64 pcopy_now(void)
+{
+	return ktime_get_mono_fast_ns();
+}
+
 static inline bool pcopy_session_get(struct pcopy_session *s)
 {
 	return refcount_inc_not_zero(&s->ref);

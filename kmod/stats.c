@@ -39,7 +39,7 @@ unsigned int pcopy_hist_us_bucket(u64 ns)
 
 void pcopy_stats_init(struct pcopy_session *s)
 {
-	s->st.start = ktime_get_ns();
+	s->st.start = pcopy_now();
 }
 
 static bool all_blocked(const struct pcopy_stats *st)
@@ -88,7 +88,7 @@ void pcopy_stats_vcpu_threads(struct pcopy_session *s, u32 vcpu, int delta,
 		WRITE_ONCE(v->tid, tid);
 		v->explicit = explicit;
 	}
-	vcpu_recount(s, v, ktime_get_ns());
+	vcpu_recount(s, v, pcopy_now());
 }
 
 /* A fault that will not wait; returns the thread's vCPU for its record. */
@@ -222,7 +222,7 @@ void pcopy_stats_reset(struct pcopy_session *s)
 	st->nonvcpu_lat_sum = 0;
 	st->blocktime = 0;
 	st->threads_dropped = 0;
-	st->start = ktime_get_ns();
+	st->start = pcopy_now();
 	memset(st->hist_ns, 0, sizeof(st->hist_ns));
 	memset(st->hist_us, 0, sizeof(st->hist_us));
 	for (i = 0; i < PCOPY_MAX_VCPUS; i++) {
@@ -252,7 +252,7 @@ void pcopy_stats_snapshot(struct pcopy_session *s, struct pcopy_snapshot *snap)
 
 	snap->tgid = s->tgid;
 	raw_spin_lock_irqsave(&s->lock, flags);
-	snap->now = ktime_get_ns();
+	snap->now = pcopy_now();
 	*st = s->st;
 	memcpy(snap->vcpus, s->vcpus, sizeof(snap->vcpus));
 	gen = s->dirty_gen;

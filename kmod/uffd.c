@@ -96,7 +96,7 @@ static int uffd_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	f->reason = uffd_reason(regs_get_kernel_argument(regs, 1));
 	if (uffd_nowait(vmf)) {
 		f->vcpu = pcopy_stats_nowait(s, f->tid);
-		f->start = ktime_get_ns();
+		f->start = pcopy_now();
 		pcopy_ring_fault(s, f, PCOPY_REC_FAULT_END, PCOPY_REC_F_NOWAIT,
 				 f->start);
 		goto skip;
@@ -108,7 +108,7 @@ static int uffd_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	f->s = s;
 	f->task = current;
 	f->woken = false;
-	f->start = ktime_get_ns();
+	f->start = pcopy_now();
 	pcopy_stats_fault_begin(s, f);
 	pcopy_ring_fault(s, f, PCOPY_REC_FAULT_BEGIN, 0, 0);
 	return 0;
@@ -123,7 +123,7 @@ static int uffd_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 	struct pcopy_fault *f = (struct pcopy_fault *)ri->data;
 	vm_fault_t ret = (__force vm_fault_t)regs_return_value(regs);
 	enum pcopy_fault_end how = PCOPY_FAULT_RESOLVED;
-	u64 now = ktime_get_ns();
+	u64 now = pcopy_now();
 	u16 flags = 0;
 
 	/*

@@ -3,12 +3,14 @@
 # Safe to run repeatedly: it only talks to apt when something is missing.
 set -eu
 
+# flex .. libssl-dev: the debug kernel (tools/debugkernel/build.sh)
 pkgs="
 	gcc make libc6-dev pkg-config
 	linux-image-amd64 linux-headers-amd64 linux-source-6.1
 	libnl-3-dev libnl-genl-3-dev libjson-c-dev libcap-dev
 	qemu-system-x86 busybox-static cpio gzip xz-utils kmod
 	sparse perl iproute2 bpftrace debootstrap
+	flex bison bc libelf-dev libssl-dev
 "
 
 missing=

@@ -34,6 +34,9 @@
 #   SEND_OPTS, RECV_OPTS: extra options; TIMEOUT [300 s for the destination]
 #   FROM [vmm]: vmm (a live source) or file (its paused memory and state)
 #   KEEP=1: keep the work directory; OUT=DIR: copy the JSON and logs there.
+#   PCOPY_SLOWDOWN [1]: the kernel runs the migration this many times slower
+#   than Debian's (the debug lane, Documentation/debug-kernel.rst): COUNT is
+#   multiplied by it, so that the source is still running at the switchover.
 #   DEMO=1: stream pcopy send's progress and summary live (make demo).
 set -u
 
@@ -46,7 +49,7 @@ MEM=${MEM:-16}
 VCPUS=${VCPUS:-2}
 WORKLOAD=${WORKLOAD:-random}
 HOT=${HOT:-16}
-COUNT=${COUNT:-6000}
+COUNT=$(( ${COUNT:-6000} * ${PCOPY_SLOWDOWN:-1} ))
 RATE=${RATE:-1500}
 RING=${RING:-1024}
 REAP_MS=${REAP_MS:-10}

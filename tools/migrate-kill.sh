@@ -33,6 +33,9 @@
 #   MEM [16 MiB] VCPUS [2] CHANNELS [4] PORT [7900 + random]
 #   NETEM_RATE [10mbit] NETEM_DELAY []: tc netem on both ends of the veth
 #     (without sch_netem, as on the build host, tbf at NETEM_RATE)
+#   PCOPY_SLOWDOWN [1]: the kernel runs the migration this many times slower
+#     than Debian's (the debug lane, Documentation/debug-kernel.rst): the
+#     default NETEM_RATE is divided by it, so that the kill is mid-stream
 #   KILL_AFTER_MS [700]: delay from the moment every connection of the
 #     migration is established to the kill
 #   KILL [one]: one (the bulk connection that has sent the most) or all
@@ -52,7 +55,11 @@ CTL=$src/tools/minivm/ctltest
 MEM=${MEM:-16}
 VCPUS=${VCPUS:-2}
 CHANNELS=${CHANNELS:-4}
-NETEM_RATE=${NETEM_RATE-10mbit}
+if [ "${PCOPY_SLOWDOWN:-1}" -gt 1 ]; then
+	NETEM_RATE=${NETEM_RATE-$((10000 / PCOPY_SLOWDOWN))kbit}
+else
+	NETEM_RATE=${NETEM_RATE-10mbit}
+fi
 NETEM_DELAY=${NETEM_DELAY:-}
 KILL_AFTER_MS=${KILL_AFTER_MS:-700}
 KILL=${KILL:-one}

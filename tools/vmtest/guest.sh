@@ -5,9 +5,13 @@
 # needs in $VMTEST_RESULTS:
 #   setup.log         what loading the modules printed
 #   tests             one "name" line per selftest binary run, in order
+#   times             one "name milliseconds" line per selftest binary run
 #   <name>.out        everything the binary printed (TAP)
 #   <name>.rc         its exit status (124: killed by the per-binary timeout)
 #   dmesg             the kernel log at the end
+#   kmemleak          kmemleak's report after the tests, pcopy unloaded
+#                     (only on a kernel with kmemleak, e.g. the debug lane)
+#   kmemleak-error    a one-line reason if that teardown failed
 #   setup-error       a one-line reason if the environment is unusable
 #   demo.out, demo.rc the demo's output and exit status (demo mode)
 #   bench.out, bench.rc  the benchmarks' output and exit status (bench mode)
@@ -36,9 +40,52 @@ setup() {
 	done
 	[ -c /dev/kvm ] ||
 		{ echo "no /dev/kvm in the guest: nested SVM unavailable (is -cpu max in use?)" > "$res/setup-error"; return 1; }
+	kmemleak_start
 	insmod "$PCOPY_KO" >> "$res/setup.log" 2>&1 ||
 		{ echo "insmod pcopy.ko failed: $(tail -n 1 "$res/setup.log")" > "$res/setup-error"; return 1; }
 	say "kvm, kvm_amd and pcopy loaded"
+}
+
+# kmemleak (a debug kernel): what boot left behind is not ours, so scan once
+# before pcopy.ko is loaded and forget what that scan found; after the tests,
+# unload pcopy.ko (its leaks become unreferenced only then) and scan twice,
+# because kmemleak reports only objects older than 5 s and skips an object
+# whose contents changed since the previous scan.
+kmemleak=/sys/kernel/debug/kmemleak
+
+kmemleak_start() {
+	[ -w "$kmemleak" ] || return 0
+	sleep 5
+	echo scan > "$kmemleak"
+	echo clear > "$kmemleak"
+	say "kmemleak: boot-time objects scanned and cleared"
+}
+
+kmemleak_end() {
+	[ -w "$kmemleak" ] || return 0
+	if [ -d /sys/module/pcopy ]; then
+		# a task stuck in pcopy.ko (a deadlock) makes rmmod hang for
+		# good: give up on it after a minute so the run still reports
+		rmmod pcopy > "$res/kmemleak-rmmod.log" 2>&1 &
+		rmpid=$!
+		i=0
+		while kill -0 $rmpid 2>/dev/null && [ $i -lt 60 ]; do
+			sleep 1
+			i=$((i + 1))
+		done
+		if kill -0 $rmpid 2>/dev/null; then
+			echo "rmmod pcopy after the tests hung for 60 s: no kmemleak scan" > "$res/kmemleak-error"
+			say "kmemleak: rmmod pcopy hung, not scanning"
+			return 0
+		fi
+		wait $rmpid ||
+			echo "rmmod pcopy after the tests failed: $(tail -n 1 "$res/kmemleak-rmmod.log")" > "$res/kmemleak-error"
+	fi
+	echo scan > "$kmemleak"
+	sleep 6
+	echo scan > "$kmemleak"
+	cat "$kmemleak" > "$res/kmemleak"
+	say "kmemleak: $(grep -c '^unreferenced object' "$res/kmemleak") unreferenced objects"
 }
 
 # T=... on the host: run only the binaries whose name contains one of ARGS.
@@ -52,20 +99,23 @@ selected() {
 
 run_tests() {
 	timeout=${SELFTEST_TIMEOUT:-900}
-	for t in $(cat "$src/selftests/TESTS"); do
+	# a lane may run another list (SELFTEST_LIST=path on the command line)
+	for t in $(cat "${SELFTEST_LIST:-$src/selftests/TESTS}"); do
 		selected "$t" || continue
 		say "running $t"
 		echo "$t" >> "$res/tests"
-		start=$(date +%s)
+		start=$(date +%s%3N)
 		timeout -k 5 "$timeout" "$src/selftests/$t" > "$res/$t.out" 2>&1
 		echo $? > "$res/$t.rc"
-		say "$t finished in $(( $(date +%s) - start ))s: $(grep -c '^ok ' "$res/$t.out") ok, $(grep -c '^not ok ' "$res/$t.out") not ok"
+		ms=$(( $(date +%s%3N) - start ))
+		echo "$t $ms" >> "$res/times"
+		say "$t finished in $((ms / 1000)).$((ms % 1000 / 100))s: $(grep -c '^ok ' "$res/$t.out") ok, $(grep -c '^not ok ' "$res/$t.out") not ok"
 	done
 }
 
 case $MODE in
 check)
-	setup && run_tests
+	setup && run_tests && kmemleak_end
 	;;
 demo)
 	# the host streams demo.out live from the results share

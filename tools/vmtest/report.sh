@@ -7,7 +7,11 @@
 #   - a binary that exits non-zero or dies without reporting all of its plan
 #     counts one failure for the missing results;
 #   - every line of the guest's kernel log that reports a BUG, WARNING, Oops,
-#     KASAN or lockdep splat or a "Call Trace" counts one failure;
+#     KASAN, KFENCE, lockdep or RCU splat or a "Call Trace" counts one
+#     failure, and the kernel log from the first such line on is printed;
+#   - every "unreferenced object" of a kmemleak report (results/kmemleak,
+#     written by a guest whose kernel has kmemleak) counts one failure and
+#     is printed whole, and so does a failed kmemleak teardown;
 #   - a VM that timed out or crashed, or a guest that could not be set up,
 #     counts one failure with its one-line reason.
 # usage: report.sh RESULTS_DIR [EXTRA_RESULTS_FILE]
@@ -27,6 +31,12 @@ result() {	# STATUS NAME
 	esac
 	printf '%-4s %s%s\n' "$1" "$tag" "$2"
 }
+
+# kernel log lines of a report (KFENCE, DEBUG_LIST, DEBUG_OBJECTS,
+# DEBUG_ATOMIC_SLEEP, lockdep and PROVE_RCU print "BUG:" or "WARNING:" lines
+# too; a bare "lockdep" would match the debug kernel's boot banner "RCU
+# lockdep checking is enabled")
+splat='BUG[: ]|WARNING:|Oops|KASAN|KFENCE|DEBUG_LOCKS_WARN_ON|lockdep is turned off|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|ODEBUG:|list_add corruption|list_del corruption|general protection fault|detected stall|Call Trace'
 
 if [ -n "$extra" ] && [ -s "$extra" ]; then
 	while read -r st name; do
@@ -77,7 +87,33 @@ done
 if [ -e "$res/dmesg" ]; then
 	while IFS= read -r line; do
 		result FAIL "dmesg: $line"
-	done < <(grep -E 'BUG[: ]|WARNING:|Oops|KASAN|lockdep|possible circular locking|possible recursive locking|Call Trace' "$res/dmesg")
+	done < <(grep -E "$splat" "$res/dmesg")
+	first=$(grep -n -m 1 -E "$splat" "$res/dmesg" | cut -d: -f1)
+	if [ -n "$first" ]; then
+		from=$(( first > 5 ? first - 5 : 1 ))
+		echo "---- kernel log from line $from (whole log: $res/dmesg) ----"
+		tail -n +"$from" "$res/dmesg" | head -n 3000
+		echo "---- end of kernel log ----"
+	fi
+fi
+
+# kmemleak: one failure per unreferenced object, each printed whole
+if [ -s "$res/kmemleak-error" ]; then
+	result FAIL "kmemleak: $(head -n 1 "$res/kmemleak-error")"
+fi
+if [ -e "$res/kmemleak" ]; then
+	n=0
+	while IFS= read -r line; do
+		result FAIL "kmemleak: $line"
+		n=$((n + 1))
+	done < <(grep '^unreferenced object' "$res/kmemleak")
+	if [ "$n" -gt 0 ]; then
+		echo "---- kmemleak report ($n unreferenced objects) ----"
+		cat "$res/kmemleak"
+		echo "---- end of kmemleak report ----"
+	else
+		result PASS "kmemleak: no unreferenced object after rmmod pcopy and two scans"
+	fi
 fi
 
 if [ -s "$res/vm-error" ]; then
