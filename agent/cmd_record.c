@@ -30,6 +30,7 @@
 #define PROGRESS_NS		NSEC_PER_SEC
 #define MAX_DURATION_S		(10ull * 365 * 24 * 3600)
 #define WAIT_MS			1000	/* wake up at least this often */
+#define DRAIN_TRIES		1000	/* of the last drain, 1 ms apart */
 
 enum {
 	OPT_PAGES = 256,
@@ -265,11 +266,16 @@ static void fill_header(struct recfile_header *h, const struct record_opts *ro,
 	h->start_real_ns = now_ns(CLOCK_REALTIME);
 }
 
-static void fill_trailer(struct recfile_trailer *t, struct ring *r, int stop)
+/* @c: the counters to record, NULL to read them now */
+static void fill_trailer(struct recfile_trailer *t, struct ring *r, int stop,
+			 const struct ring_counters *exact)
 {
 	struct ring_counters c;
 
-	ring_counters(r, &c);
+	if (exact)
+		c = *exact;
+	else
+		ring_counters(r, &c);
 	t->hdr.len = sizeof(*t);
 	t->hdr.type = RECFILE_REC_TRAILER;
 	t->stop = (uint32_t)stop;
@@ -324,6 +330,8 @@ int cmd_record(int argc, char **argv, const struct opts *go)
 	struct sigaction sa = { .sa_handler = on_signal }, ign = { .sa_handler = SIG_IGN };
 	struct sigaction old_int, old_term, old_xfsz;
 	struct recfile_trailer t = { 0 };
+	struct ring_counters final;
+	bool have_final = false;
 	struct recfile_header h = { 0 };
 	struct progress pg = { .tty = isatty(STDERR_FILENO) };
 	uint64_t deadline = 0;
@@ -376,7 +384,17 @@ int cmd_record(int argc, char **argv, const struct opts *go)
 		if (ret && !ring_eof(&r))
 			fprintf(stderr, "pcopy: record %" PRIu32 ": flush: %s (what it would have emitted stays counted as pending)\n",
 				pid, strerror(-ret));
-		ret = ring_consume(&r, recw_record, &w);
+		/*
+		 * Producers may still be running: the trailer's counters must
+		 * describe exactly the records taken off the ring.
+		 */
+		ret = ring_drain_exact(&r, recw_record, &w, &final, DRAIN_TRIES);
+		if (ret == -EAGAIN) {
+			fprintf(stderr, "pcopy: record %" PRIu32 ": records kept arriving while it stopped: the trailer's counters may be ahead of the file\n",
+				pid);
+			ret = 0;
+		}
+		have_final = ret == 0;
 		if (ret < 0 && w.err) {
 			file_error(pid, &w);
 			goto err_file;
@@ -389,7 +407,7 @@ int cmd_record(int argc, char **argv, const struct opts *go)
 	}
 
 	/* the records taken off the ring are kept, even after a ring error */
-	fill_trailer(&t, &r, stop);
+	fill_trailer(&t, &r, stop, have_final ? &final : NULL);
 	ret = recw_close(&w, &t);
 	if (ret) {
 		file_error(pid, &w);

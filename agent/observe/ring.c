@@ -263,6 +263,8 @@ int ring_consume(struct ring *r, ring_cb cb, void *arg)
 		memcpy(copy, r->data + off, h.len);
 		*copy = h;	/* the length checked above, whatever is there now */
 
+		if (h.type != PCOPY_REC_LOST)
+			r->counted++;
 		switch (rec_check(copy, r->malformed_why, sizeof(r->malformed_why))) {
 		case REC_UNKNOWN:
 			r->unknown++;
@@ -353,4 +355,24 @@ void ring_counters(const struct ring *r, struct ring_counters *c)
 	c->lost_records_pending = READ_ONCE(h->lost_records_pending);
 	c->lost_gfns_pending = READ_ONCE(h->lost_gfns_pending);
 	c->consumer_errors = READ_ONCE(h->consumer_errors);
+}
+
+int ring_drain_exact(struct ring *r, ring_cb cb, void *arg,
+		     struct ring_counters *c, int tries)
+{
+	struct ring_counters before;
+	int i, ret;
+
+	for (i = 0; i < tries; i++) {
+		if (i)
+			usleep(1000);
+		ring_counters(r, &before);
+		ret = ring_consume(r, cb, arg);
+		if (ret < 0)
+			return ret;
+		ring_counters(r, c);
+		if (!memcmp(&before, c, sizeof(*c)) && c->records == r->counted)
+			return 0;
+	}
+	return -EAGAIN;
 }

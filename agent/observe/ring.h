@@ -31,6 +31,9 @@ struct ring {
 
 	uint64_t unknown;		/* records of unknown types skipped */
 	uint64_t malformed;		/* well-framed records with a broken body */
+	uint64_t counted;		/* taken off the ring, of the records the
+					 * header's "records" counts (all but PAD
+					 * and LOST) */
 	char malformed_why[128];	/* what was wrong with the last one */
 
 	void *buf;			/* private copy of the record handed out */
@@ -112,6 +115,19 @@ bool ring_eof(const struct ring *r);
 int ring_flush(struct ring *r);
 
 void ring_counters(const struct ring *r, struct ring_counters *c);
+
+/*
+ * The last drain of a recording stopped while producers may still run:
+ * consume, and fill @c with counters that describe exactly what has been
+ * taken off the ring.  The module publishes its counters and the producer
+ * position one after the other, so one read of each can disagree; this
+ * reads the counters before and after a drain and accepts them only when
+ * both reads are equal and "records" equals what the ring handed out.
+ * Returns 0, a negative ring_consume() error, or -EAGAIN when producers
+ * never paused in @tries attempts (then @c is the last read).
+ */
+int ring_drain_exact(struct ring *r, ring_cb cb, void *arg,
+		     struct ring_counters *c, int tries);
 
 PCOPY_PUBLIC_END
 
