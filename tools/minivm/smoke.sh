@@ -15,6 +15,8 @@
 #     Firecracker handoff, and compare its final checksums with an
 #     uninterrupted reference run.
 # Exits non-zero on the first mismatch.  MINIVM_KEEP=1 keeps the work dir.
+# PCOPY_SLOWDOWN=N (the debug lane: 4) makes the postcopy source run N times
+# longer, so that it is still running when it is paused.
 set -eu
 
 DIR=$(cd "$(dirname "$0")" && pwd)
@@ -302,7 +304,9 @@ ok "control socket: selftest, stop, status, quit"
 MIG="--mem $MEM --vcpus 2 --workload random --count 2500"
 "$MINIVM" $MIG --quiet --json >"$T/ref.json" || fail "reference run"
 S=$T/src.sock
-"$MINIVM" $MIG --rate 2500 --control "$S" --quiet --json >"$T/src.json" &
+# --rate keeps the source running for 1 s (PCOPY_SLOWDOWN times that on a
+# slow kernel, the debug lane's), so that the pause lands mid-run
+"$MINIVM" $MIG --rate $((2500 / ${PCOPY_SLOWDOWN:-1})) --control "$S" --quiet --json >"$T/src.json" &
 pid=$!
 PIDS="$PIDS $pid"
 wait_sock "$S"
