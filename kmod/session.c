@@ -147,6 +147,13 @@ static int session_exit_wake(wait_queue_entry_t *wait, unsigned int mode,
 	return 0;
 }
 
+/*
+ * Under pcopy_sessions_lock, mm references are dropped with mmput_async():
+ * if the process exited meanwhile ours is the last one, and exit_mmap()
+ * takes mmap_lock, which ring_mmap() holds when it takes the ring lock
+ * that ring_ioctl() holds when it takes pcopy_sessions_lock (lockdep, debug
+ * lane, exit_race_test).
+ */
 struct pcopy_session *pcopy_session_new(struct pid *pid,
 					struct netlink_ext_ack *extack)
 {
@@ -245,7 +252,7 @@ struct pcopy_session *pcopy_session_new(struct pid *pid,
 		 * the session not live.  Drop ours; never free directly.
 		 */
 		pcopy_session_put(s);
-		mmput(mm);
+		mmput_async(mm);
 		return ERR_PTR(-ESRCH);
 	}
 
@@ -253,7 +260,7 @@ struct pcopy_session *pcopy_session_new(struct pid *pid,
 	atomic_inc(&pcopy_nr_sessions);
 	hash_add_rcu(sessions_by_mm, &s->mm_node, (unsigned long)mm);
 	pcopy_debugfs_session_add(s);
-	mmput(mm);
+	mmput_async(mm);
 	return s;
 
 err_pid:
@@ -264,7 +271,7 @@ err_free:
 	kvfree(s->vcpus);
 	kfree(s);
 err_mm:
-	mmput(mm);
+	mmput_async(mm);
 	return ERR_PTR(ret);
 }
 
