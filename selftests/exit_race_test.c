@@ -38,17 +38,6 @@ static const char *const kind_name[NKINDS] = {
 	"alive", "exit", "kill", "zombie", "reaped",
 };
 
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	/* xorshift64*: reproducible from the printed seed */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 2685821657736338717ull;
-}
-
 /* A spin of 0 .. 2^16 iterations, log-uniform, to vary the overlap. */
 static unsigned long spin_len(void)
 {
@@ -159,7 +148,7 @@ TEST(new_racing_exit)
 	base_alloc = pcopy_status("sessions_allocated");
 	ASSERT_EQ(0, base_alloc);
 
-	rng_state = seed ? seed : 1;
+	rnd_seed(seed ? seed : 1);
 	TH_LOG("seed %#llx, up to %lld iterations in %lld s",
 	       (unsigned long long)seed, n, secs);
 	end = now_ns() + secs * 1000000000ull;

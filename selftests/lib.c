@@ -216,6 +216,21 @@ void nl_result_free(struct nl_result *r)
 	r->reply = NULL;
 }
 
+static uint64_t rng_state = 1;
+
+void rnd_seed(uint64_t seed)
+{
+	rng_state = seed;
+}
+
+uint64_t rnd(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 2685821657736338717ull;
+}
+
 int run_capture(const char *cmd, char **out)
 {
 	FILE *f = popen(cmd, "r");

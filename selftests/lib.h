@@ -175,6 +175,10 @@ int wait_status(const char *key, long long val, int timeout_ms);
 /* SO_RCVTIMEO of @ms on socket @fd; 0, or -errno. */
 int sock_rcvtimeo(int fd, int ms);
 
+/* xorshift64*: a reproducible stream from a printed seed (not zero). */
+void rnd_seed(uint64_t seed);
+uint64_t rnd(void);
+
 /* Run a shell command, capturing stdout (NUL-terminated, malloc'd). */
 int run_capture(const char *cmd, char **out);
 

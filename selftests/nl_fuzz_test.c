@@ -68,16 +68,6 @@ static const int allowed_errnos[] = {
 	0, EINVAL, ERANGE, EOPNOTSUPP, ENOENT, ESRCH, EEXIST,
 };
 
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 2685821657736338717ull;
-}
-
 static uint32_t pick(const uint32_t *v, size_t n)
 {
 	return v[rnd() % n];
@@ -909,7 +899,7 @@ static uint64_t seed_of(struct __test_metadata *_metadata, uint64_t def)
 	uint64_t seed = env_num("PCOPY_FUZZ_SEED", def);
 
 	TH_LOG("seed %#llx (PCOPY_FUZZ_SEED)", (unsigned long long)seed);
-	rng_state = seed ? seed : 1;
+	rnd_seed(seed ? seed : 1);
 	return seed;
 }
 

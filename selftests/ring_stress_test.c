@@ -47,16 +47,6 @@ struct ctl {
 	int stop;
 };
 
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 2685821657736338717ull;
-}
-
 struct producer_ctx {
 	int uffd;
 	struct ctl *ctl;
@@ -154,7 +144,7 @@ FIXTURE_SETUP(rs)
 	struct nl_result res;
 
 	ASSERT_EQ(0, module_ensure_loaded());
-	rng_state = env_num("PCOPY_RING_STRESS_SEED", 0x71e55) | 1;
+	rnd_seed(env_num("PCOPY_RING_STRESS_SEED", 0x71e55) | 1);
 	self->sk = pcopy_connect(&self->fam);
 	ASSERT_NE(NULL, self->sk) TH_LOG("cannot reach the pcopy family");
 	self->ctl = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
