@@ -12,7 +12,7 @@
 
 static const char * const feature_names[] = {
 	"uffd_hook", "kvm", "dirty_ring_hook", "vcpu_map", "dirty_reset_hook",
-	"missed_hook", "wake_hook",
+	"missed_hook", "wake_hook", "exec_hook",
 };
 
 #define MAX_HOOKS 16

@@ -26,7 +26,7 @@ static struct dentry *sessions_dir;
 
 static const char * const feature_names[] = {
 	"uffd_hook", "kvm", "dirty_ring_hook", "vcpu_map", "dirty_reset_hook",
-	"missed_hook", "wake_hook",
+	"missed_hook", "wake_hook", "exec_hook",
 };
 
 static int show_hook(void *arg, const char *name, u64 feature, int err,
@@ -104,6 +104,7 @@ static int summary_show(struct seq_file *m, void *unused)
 	seq_printf(m, "interrupted:\t%llu\n", st->interrupted);
 	seq_printf(m, "missed:\t%llu\n", st->missed);
 	seq_printf(m, "threads_dropped:\t%llu\n", st->threads_dropped);
+	seq_printf(m, "execs:\t%llu\n", st->execs);
 	seq_printf(m, "outstanding:\t%u\n", st->outstanding);
 	seq_printf(m, "outstanding_max:\t%u\n", st->outstanding_max);
 	seq_printf(m, "vcpu_faults:\t%llu\n", st->vcpu_faults);

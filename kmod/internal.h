@@ -6,6 +6,8 @@
  * Locking, outermost first:
  *   pcopy_sessions_lock (mutex)  the session table and session lifetimes
  *   pcopy_kvm_lock (mutex)       kvm.ko's tracepoints (kvm.c)
+ *   pcopy_bind_lock (raw spinlock) the address-space bindings: writers of
+ *                                the by-mm table, also from the exec hook
  *   session->lock (raw spinlock) a session's statistics, fault and thread
  *                                tables; taken from the hooks, never sleeps
  *   batch->lock (raw spinlock)   one vCPU's dirty batch (ring.c)
@@ -89,6 +91,7 @@ struct pcopy_stats {
 	u64 all_blocked_since;	/* valid while all known vCPUs are blocked */
 	u64 start;		/* creation or last reset */
 	u64 threads_dropped;	/* mappings not kept: thread table full */
+	u64 execs;		/* execve()s followed; never reset */
 	u64 dirty;		/* snapshot only: sum over vCPUs */
 	u64 dirty_rate;		/* snapshot only */
 	u64 hist_ns[PCOPY_HIST_NS_BUCKETS];
@@ -130,13 +133,27 @@ struct pcopy_thread {
 
 #define PCOPY_MAX_THREADS	1024
 
+/*
+ * A session's address space, the key under which the hooks find it.  An
+ * execve() gives the process a new address space: the session then gets a
+ * new binding and the old one is released after a grace period, so that a
+ * hook never follows a node that moved to another hash chain, and the old
+ * mm's address cannot be reused while a hook may still compare it.
+ */
+struct pcopy_mm_bind {
+	struct hlist_node node;		/* sessions_by_mm, RCU */
+	struct mm_struct *mm;		/* mmgrab()ed */
+	struct pcopy_session *s;
+	struct rcu_work free_rwork;
+};
+
 struct pcopy_session {
-	struct hlist_node mm_node;	/* pcopy_sessions_by_mm, RCU */
 	refcount_t ref;
 	struct pid *pid;		/* the thread group */
 	pid_t tgid;			/* in the initial pid namespace */
-	struct mm_struct *mm;		/* mmgrab()ed, the lookup key */
+	struct pcopy_mm_bind *bind;	/* under pcopy_bind_lock; NULL: ended */
 	bool live;			/* in the tables, under sessions_lock */
+	bool exec_lost;			/* an exec could not be followed */
 
 	wait_queue_entry_t exit_wait;	/* on pid->wait_pidfd */
 	struct work_struct exit_work;
@@ -205,6 +222,14 @@ int pcopy_session_set_vcpu(struct pcopy_session *s, struct task_struct *task,
 			   u32 vcpu);
 void pcopy_session_learn_vcpu(struct pcopy_session *s, u32 vcpu);
 void pcopy_session_prune_threads(struct pcopy_session *s);
+void pcopy_session_exec(struct pcopy_session *s, struct mm_struct *mm);
+
+/* exec.c: following execve() */
+int pcopy_exec_init(void);
+void pcopy_exec_exit(void);
+bool pcopy_exec_available(void);
+int pcopy_exec_error(void);
+const char *pcopy_exec_reason(void);
 
 /* stats.c */
 void pcopy_stats_init(struct pcopy_session *s);

@@ -24,6 +24,8 @@ u64 pcopy_features(void)
 		f |= PCOPY_FEAT_MISSED_HOOK;
 	if (!pcopy_uffd_wake_error())
 		f |= PCOPY_FEAT_WAKE_HOOK;
+	if (pcopy_exec_available())
+		f |= PCOPY_FEAT_EXEC_HOOK;
 	return f;
 }
 

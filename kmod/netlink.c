@@ -98,6 +98,8 @@ static int put_hooks(struct sk_buff *msg)
 		     pcopy_uffd_post_error(), "register_kprobe failed") ||
 	    put_hook(msg, "userfaultfd_wake_function", PCOPY_FEAT_WAKE_HOOK,
 		     pcopy_uffd_wake_error(), "register_kretprobe failed") ||
+	    put_hook(msg, "sched_process_exec", PCOPY_FEAT_EXEC_HOOK,
+		     pcopy_exec_error(), pcopy_exec_reason()) ||
 	    pcopy_kvm_hooks(put_hook, msg))
 		return -EMSGSIZE;
 	nla_nest_end(msg, nest);
@@ -185,7 +187,8 @@ static int put_stats(struct sk_buff *skb, const struct pcopy_snapshot *snap)
 	    nla_put_u64_64bit(skb, PCOPY_STATS_A_DIRTY_RATE, st->dirty_rate, PCOPY_STATS_A_PAD) ||
 	    nla_put_u64_64bit(skb, PCOPY_STATS_A_MISSED, st->missed, PCOPY_STATS_A_PAD) ||
 	    nla_put_u64_64bit(skb, PCOPY_STATS_A_THREADS_DROPPED, st->threads_dropped,
-			      PCOPY_STATS_A_PAD)) {
+			      PCOPY_STATS_A_PAD) ||
+	    nla_put_u64_64bit(skb, PCOPY_STATS_A_EXECS, st->execs, PCOPY_STATS_A_PAD)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
 	}

@@ -6,8 +6,11 @@
  * pcopy_sessions_lock.  The fault and KVM hooks find them by address space
  * in an RCU hashtable: the mm is the right key for a fault, because KVM's
  * async page-fault workers and other foreign threads fault on the VMM's
- * memory too.  A session holds mmgrab() on its mm so the pointer cannot be
- * reused by another process while the session exists.
+ * memory too.  The key is a binding (struct pcopy_mm_bind) that holds
+ * mmgrab() on the mm, so the pointer cannot be reused by another process
+ * while a hook may still compare it.  An execve() gives the process a new
+ * mm: the exec hook (exec.c) binds the session to it before the new program
+ * runs, and the old binding goes away after a grace period.
  *
  * Lifetime: the tables own one reference; every fault in progress owns one.
  * A session leaves the tables when it is deleted, when its process exits
@@ -39,6 +42,8 @@ atomic_t pcopy_nr_allocated = ATOMIC_INIT(0);
 
 #define SESSIONS_BY_MM_BITS 6
 static DEFINE_HASHTABLE(sessions_by_mm, SESSIONS_BY_MM_BITS);
+/* Writers of sessions_by_mm and of session->bind; see internal.h. */
+static DEFINE_RAW_SPINLOCK(pcopy_bind_lock);
 
 /* Every allocated session, live or waiting for its last reference. */
 static LIST_HEAD(pcopy_all_sessions);
@@ -46,16 +51,68 @@ static DEFINE_SPINLOCK(all_sessions_lock);
 
 static struct workqueue_struct *pcopy_wq;
 
-/* Under rcu_read_lock() (the hooks) or pcopy_sessions_lock. */
+/* Under rcu_read_lock(): the hooks, and the control plane's checks. */
 struct pcopy_session *pcopy_session_find_mm(struct mm_struct *mm)
 {
-	struct pcopy_session *s;
+	struct pcopy_mm_bind *b;
 
-	hash_for_each_possible_rcu(sessions_by_mm, s, mm_node, (unsigned long)mm,
-				   lockdep_is_held(&pcopy_sessions_lock))
-		if (s->mm == mm)
-			return s;
+	hash_for_each_possible_rcu(sessions_by_mm, b, node, (unsigned long)mm)
+		if (b->mm == mm)
+			return b->s;
 	return NULL;
+}
+
+static void bind_free_work(struct work_struct *work)
+{
+	struct pcopy_mm_bind *b = container_of(to_rcu_work(work),
+					       struct pcopy_mm_bind, free_rwork);
+
+	mmdrop(b->mm);
+	kfree(b);
+}
+
+static struct pcopy_mm_bind *bind_new(struct pcopy_session *s,
+				      struct mm_struct *mm, gfp_t gfp)
+{
+	struct pcopy_mm_bind *b = kzalloc(sizeof(*b), gfp);
+
+	if (!b)
+		return NULL;
+	mmgrab(mm);
+	b->mm = mm;
+	b->s = s;
+	INIT_RCU_WORK(&b->free_rwork, bind_free_work);
+	return b;
+}
+
+/* Make @b the binding of @b->s, replacing the one it had, if any. */
+static struct pcopy_mm_bind *bind_install(struct pcopy_mm_bind *b)
+{
+	struct pcopy_session *s = b->s;
+	struct pcopy_mm_bind *old;
+
+	lockdep_assert_held(&pcopy_bind_lock);
+	old = s->bind;
+	hash_add_rcu(sessions_by_mm, &b->node, (unsigned long)b->mm);
+	if (old)
+		hash_del_rcu(&old->node);
+	s->bind = b;
+	return old;
+}
+
+/* Unhash @s; its binding is released after a grace period. */
+static void bind_remove(struct pcopy_session *s)
+{
+	struct pcopy_mm_bind *old;
+
+	raw_spin_lock(&pcopy_bind_lock);
+	old = s->bind;
+	if (old)
+		hash_del_rcu(&old->node);
+	s->bind = NULL;
+	raw_spin_unlock(&pcopy_bind_lock);
+	if (old)
+		queue_rcu_work(pcopy_wq, &old->free_rwork);
 }
 
 /* @pid_nr is in the caller's pid namespace. */
@@ -84,7 +141,6 @@ static void session_free(struct pcopy_session *s)
 
 	kvfree(s->thread_pool);
 	kvfree(s->vcpus);
-	mmdrop(s->mm);
 	put_pid(s->pid);
 	kfree(s);
 	atomic_dec(&pcopy_nr_allocated);
@@ -126,7 +182,9 @@ static void session_exit_work(struct work_struct *work)
 					       exit_work);
 
 	mutex_lock(&pcopy_sessions_lock);
-	if (s->live && pcopy_thread_group_exited(s->pid))
+	if (s->live && READ_ONCE(s->exec_lost))
+		pcopy_session_end(s, PCOPY_END_EXEC_LOST);
+	else if (s->live && pcopy_thread_group_exited(s->pid))
 		pcopy_session_end(s, PCOPY_END_EXITED);
 	mutex_unlock(&pcopy_sessions_lock);
 	pcopy_session_put(s);
@@ -159,8 +217,10 @@ struct pcopy_session *pcopy_session_new(struct pid *pid,
 {
 	struct pcopy_session *s;
 	struct task_struct *task;
+	struct pcopy_mm_bind *b;
 	struct mm_struct *mm;
 	unsigned int i;
+	bool tracked;
 	pid_t tgid;
 	int ret;
 
@@ -187,7 +247,10 @@ struct pcopy_session *pcopy_session_new(struct pid *pid,
 	put_task_struct(task);
 
 	tgid = pid_nr_ns(pid, &init_pid_ns);
-	if (xa_load(&pcopy_sessions, tgid) || pcopy_session_find_mm(mm)) {
+	rcu_read_lock();
+	tracked = pcopy_session_find_mm(mm);
+	rcu_read_unlock();
+	if (xa_load(&pcopy_sessions, tgid) || tracked) {
 		NL_SET_ERR_MSG(extack, "process is already tracked");
 		ret = -EEXIST;
 		goto err_mm;
@@ -206,15 +269,14 @@ struct pcopy_session *pcopy_session_new(struct pid *pid,
 	s->vcpus = kvcalloc(PCOPY_MAX_VCPUS, sizeof(*s->vcpus), GFP_KERNEL);
 	s->thread_pool = kvcalloc(PCOPY_MAX_THREADS, sizeof(*s->thread_pool),
 				  GFP_KERNEL);
-	if (!s->vcpus || !s->thread_pool) {
+	b = bind_new(s, mm, GFP_KERNEL);
+	if (!s->vcpus || !s->thread_pool || !b) {
 		ret = -ENOMEM;
 		goto err_free;
 	}
 	refcount_set(&s->ref, 1);
 	s->pid = get_pid(pid);
 	s->tgid = tgid;
-	mmgrab(mm);
-	s->mm = mm;
 	raw_spin_lock_init(&s->lock);
 	hash_init(s->faults);
 	hash_init(s->threads);
@@ -252,21 +314,28 @@ struct pcopy_session *pcopy_session_new(struct pid *pid,
 		 * the session not live.  Drop ours; never free directly.
 		 */
 		pcopy_session_put(s);
+		mmdrop(b->mm);
+		kfree(b);
 		mmput_async(mm);
 		return ERR_PTR(-ESRCH);
 	}
 
 	s->live = true;
 	atomic_inc(&pcopy_nr_sessions);
-	hash_add_rcu(sessions_by_mm, &s->mm_node, (unsigned long)mm);
+	raw_spin_lock(&pcopy_bind_lock);
+	bind_install(b);
+	raw_spin_unlock(&pcopy_bind_lock);
 	pcopy_debugfs_session_add(s);
 	mmput_async(mm);
 	return s;
 
 err_pid:
 	put_pid(s->pid);
-	mmdrop(s->mm);
 err_free:
+	if (b) {
+		mmdrop(b->mm);
+		kfree(b);
+	}
 	kvfree(s->thread_pool);
 	kvfree(s->vcpus);
 	kfree(s);
@@ -283,7 +352,7 @@ void pcopy_session_end(struct pcopy_session *s, enum pcopy_end_reason why)
 	if (!s->live)
 		return;
 	s->live = false;
-	hash_del_rcu(&s->mm_node);
+	bind_remove(s);
 	xa_erase(&pcopy_sessions, s->tgid);
 	atomic_dec(&pcopy_nr_sessions);
 	if (rcu_access_pointer(s->ring) && refcount_inc_not_zero(&s->ref))
@@ -468,10 +537,67 @@ void pcopy_session_prune_threads(struct pcopy_session *s)
 	raw_spin_unlock_irqrestore(&s->lock, flags);
 }
 
+/*
+ * The process of @s has just replaced its address space with @mm in
+ * execve() (exec.c, sched_process_exec: the exec'ing thread, preemption
+ * off, before the new program runs its first instruction).  Bind the
+ * session to @mm, keep its counters, and forget every thread mapping: the
+ * old program's threads are gone, and the new one's vCPUs are learned
+ * again.  With no memory for the binding the exec cannot be followed: the
+ * session stops counting now and ends with PCOPY_END_EXEC_LOST.
+ */
+void pcopy_session_exec(struct pcopy_session *s, struct mm_struct *mm)
+{
+	struct pcopy_mm_bind *b, *old;
+	struct pcopy_thread *t;
+	struct hlist_node *tmp;
+	unsigned long flags;
+	unsigned int bkt;
+
+	b = bind_new(s, mm, GFP_NOWAIT | __GFP_NOWARN);
+	raw_spin_lock(&pcopy_bind_lock);
+	old = s->bind;
+	if (!old || old->mm == mm) {
+		/* ended meanwhile, or already bound to it */
+		raw_spin_unlock(&pcopy_bind_lock);
+		if (b) {
+			mmdrop(b->mm);
+			kfree(b);
+		}
+		return;
+	}
+	if (b) {
+		bind_install(b);
+	} else {
+		hash_del_rcu(&old->node);
+		s->bind = NULL;
+	}
+	raw_spin_unlock(&pcopy_bind_lock);
+	queue_rcu_work(pcopy_wq, &old->free_rwork);
+
+	if (!b) {
+		WRITE_ONCE(s->exec_lost, true);
+		if (refcount_inc_not_zero(&s->ref) &&
+		    !queue_work(pcopy_wq, &s->exit_work))
+			pcopy_session_put(s);
+		return;
+	}
+
+	raw_spin_lock_irqsave(&s->lock, flags);
+	s->st.execs++;
+	hash_for_each_safe(s->threads, bkt, tmp, t, node)
+		thread_drop(s, t);
+	raw_spin_unlock_irqrestore(&s->lock, flags);
+}
+
 int __init pcopy_session_init(void)
 {
 	pcopy_wq = alloc_workqueue("pcopy", 0, 0);
-	return pcopy_wq ? 0 : -ENOMEM;
+	if (!pcopy_wq)
+		return -ENOMEM;
+	/* an exec hook that cannot attach only turns its feature bit off */
+	pcopy_exec_init();
+	return 0;
 }
 
 /*
@@ -484,6 +610,7 @@ void pcopy_session_exit(void)
 	unsigned long idx;
 	LIST_HEAD(left);
 
+	pcopy_exec_exit();
 	mutex_lock(&pcopy_sessions_lock);
 	xa_for_each(&pcopy_sessions, idx, s)
 		pcopy_session_end(s, PCOPY_END_UNLOAD);

@@ -5,14 +5,23 @@
  * attribute those faults to the vCPU index KVM runs (learned from KVM, with
  * no help from this "VMM"), count KVM's non-blocking GUP attempts as nowait
  * faults, and count a helper thread's faults as non-vCPU faults.
+ *
+ * session_follows_exec: a shell tracks itself with "pcopy track $$" and
+ * execs (through env) this program in guest mode, which runs the guest on
+ * vCPU 3 and then execs itself to run it again on vCPU 5.  Every fault
+ * after each exec must be counted in the one session, and the vCPUs must
+ * be learned again: after the second exec only vCPU 5 is known.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/kvm.h>
@@ -105,43 +114,53 @@ static void *helper_thread(void *arg)
 	return (void *)sum;
 }
 
-TEST(vcpu_attribution)
+/* What one guest run saw; err names the step that failed. */
+struct guest_result {
+	const char *err;
+	int sys_errno;
+	pid_t vcpu_tid;
+	int served, vcpu_faults;	/* as the resolver saw them */
+	bool data_ok;
+};
+
+#define GUEST_FAIL(step) do { out->err = (step); out->sys_errno = errno; goto out; } while (0)
+
+/*
+ * Build the guest (code slot present, data and helper areas registered
+ * with userfaultfd), run it on vCPU @vcpu_id with the resolver and the
+ * helper thread, and check what it wrote.  Nothing here tracks anything.
+ */
+static void guest_run(int vcpu_id, struct guest_result *out)
 {
 	struct kvm_userspace_memory_region code_slot, data_slot;
 	struct resolver res = { .expect = GUEST_PAGES + HELPER_PAGES };
-	struct sess_stats *st = malloc(sizeof(*st));
 	pthread_t vth, rth, hth;
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
-	struct nl_result r;
-	struct nl_sock *sk;
 	struct vm v = { 0 };
-	int fam, i, mmap_size, vcpu_faults_seen = 0;
+	int i, mmap_size;
 	char *helper_area;
-	const struct vcpu_stat *vs;
 
-	ASSERT_NE(NULL, st);
-	ASSERT_EQ(0, module_ensure_loaded());
+	memset(out, 0, sizeof(*out));
 	v.kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (v.kvm < 0)
-		SKIP(return, "no /dev/kvm");
-	sk = pcopy_connect(&fam);
-	ASSERT_NE(NULL, sk) TH_LOG("cannot reach the pcopy family");
-
+		GUEST_FAIL("open /dev/kvm");
 	res.uffd = uffd_open(UFFD_FEATURE_THREAD_ID);
-	ASSERT_LE(0, res.uffd);
+	if (res.uffd < 0)
+		GUEST_FAIL("userfaultfd");
 	v.vm = ioctl(v.kvm, KVM_CREATE_VM, 0);
-	ASSERT_LE(0, v.vm);
-
+	if (v.vm < 0)
+		GUEST_FAIL("KVM_CREATE_VM");
 	v.code = mmap(NULL, CODE_SIZE, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, v.code);
+	if (v.code == MAP_FAILED)
+		GUEST_FAIL("mmap code");
 	memset(v.code, 0xf4, CODE_SIZE);	/* present, and hlt everywhere */
 	memcpy(v.code + 0x1000, guest_code, sizeof(guest_code));
 	v.data = uffd_area(res.uffd, DATA_SIZE);
-	ASSERT_NE(NULL, v.data);
 	helper_area = uffd_area(res.uffd, HELPER_PAGES * PAGE);
-	ASSERT_NE(NULL, helper_area);
+	if (!v.data || !helper_area)
+		GUEST_FAIL("uffd_area");
 
 	code_slot = (struct kvm_userspace_memory_region){
 		.slot = 0, .guest_phys_addr = CODE_GPA,
@@ -151,48 +170,92 @@ TEST(vcpu_attribution)
 		.slot = 1, .guest_phys_addr = DATA_GPA,
 		.memory_size = DATA_SIZE, .userspace_addr = (unsigned long)v.data,
 	};
-	ASSERT_EQ(0, ioctl(v.vm, KVM_SET_USER_MEMORY_REGION, &code_slot));
-	ASSERT_EQ(0, ioctl(v.vm, KVM_SET_USER_MEMORY_REGION, &data_slot));
-
-	v.vcpu = ioctl(v.vm, KVM_CREATE_VCPU, VCPU_ID);
-	ASSERT_LE(0, v.vcpu);
+	if (ioctl(v.vm, KVM_SET_USER_MEMORY_REGION, &code_slot) ||
+	    ioctl(v.vm, KVM_SET_USER_MEMORY_REGION, &data_slot))
+		GUEST_FAIL("KVM_SET_USER_MEMORY_REGION");
+	v.vcpu = ioctl(v.vm, KVM_CREATE_VCPU, vcpu_id);
+	if (v.vcpu < 0)
+		GUEST_FAIL("KVM_CREATE_VCPU");
 	mmap_size = ioctl(v.kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
-	ASSERT_LT(0, mmap_size);
+	if (mmap_size <= 0)
+		GUEST_FAIL("KVM_GET_VCPU_MMAP_SIZE");
 	v.run = mmap(NULL, mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v.vcpu, 0);
-	ASSERT_NE(MAP_FAILED, v.run);
-	ASSERT_EQ(0, ioctl(v.vcpu, KVM_GET_SREGS, &sregs));
+	if (v.run == MAP_FAILED)
+		GUEST_FAIL("mmap kvm_run");
+	if (ioctl(v.vcpu, KVM_GET_SREGS, &sregs))
+		GUEST_FAIL("KVM_GET_SREGS");
 	sregs.cs.base = 0;
 	sregs.cs.selector = 0;
-	ASSERT_EQ(0, ioctl(v.vcpu, KVM_SET_SREGS, &sregs));
+	if (ioctl(v.vcpu, KVM_SET_SREGS, &sregs))
+		GUEST_FAIL("KVM_SET_SREGS");
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = 0x1000;
 	regs.rflags = 0x2;
-	ASSERT_EQ(0, ioctl(v.vcpu, KVM_SET_REGS, &regs));
+	if (ioctl(v.vcpu, KVM_SET_REGS, &regs))
+		GUEST_FAIL("KVM_SET_REGS");
+
+	if (pthread_create(&rth, NULL, resolver_thread, &res))
+		GUEST_FAIL("resolver thread");
+	if (pthread_create(&vth, NULL, vcpu_thread, &v))
+		GUEST_FAIL("vCPU thread");
+	if (pthread_create(&hth, NULL, helper_thread, helper_area))
+		GUEST_FAIL("helper thread");
+	pthread_join(vth, NULL);
+	pthread_join(hth, NULL);
+	pthread_join(rth, NULL);
+	errno = v.run_err;
+	if (v.run_err)
+		GUEST_FAIL("KVM_RUN");
+	errno = 0;
+	if (v.exit_reason != KVM_EXIT_HLT)
+		GUEST_FAIL("guest exit other than hlt");
+	errno = -res.err;
+	if (res.err)
+		GUEST_FAIL("resolver");
+
+	out->vcpu_tid = v.vcpu_tid;
+	out->served = res.served;
+	for (i = 0; i < res.served; i++)
+		if (res.ptid[i] == v.vcpu_tid)
+			out->vcpu_faults++;
+	/* what the guest wrote, byte for byte */
+	out->data_ok = true;
+	for (i = 0; i < GUEST_PAGES; i++)
+		if ((unsigned char)v.data[i * PAGE] != 0x11 * (i + 1) ||
+		    v.data[i * PAGE + 1])
+			out->data_ok = false;
+out:
+	/* the caller exits or execs: the kernel closes the rest */
+	return;
+}
+
+TEST(vcpu_attribution)
+{
+	struct sess_stats *st = malloc(sizeof(*st));
+	struct guest_result g;
+	struct nl_result r;
+	struct nl_sock *sk;
+	const struct vcpu_stat *vs;
+	int fam, kvm;
+
+	ASSERT_NE(NULL, st);
+	ASSERT_EQ(0, module_ensure_loaded());
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0)
+		SKIP(return, "no /dev/kvm");
+	close(kvm);
+	sk = pcopy_connect(&fam);
+	ASSERT_NE(NULL, sk) TH_LOG("cannot reach the pcopy family");
 
 	/* track ourselves; nothing tells pcopy which thread is the vCPU */
 	ASSERT_EQ(0, sess_cmd(sk, fam, PCOPY_CMD_SESSION_NEW, getpid(), &r));
 	nl_result_free(&r);
 
-	ASSERT_EQ(0, pthread_create(&rth, NULL, resolver_thread, &res));
-	ASSERT_EQ(0, pthread_create(&vth, NULL, vcpu_thread, &v));
-	ASSERT_EQ(0, pthread_create(&hth, NULL, helper_thread, helper_area));
-	pthread_join(vth, NULL);
-	pthread_join(hth, NULL);
-	pthread_join(rth, NULL);
-	ASSERT_EQ(0, v.run_err);
-	ASSERT_EQ(KVM_EXIT_HLT, v.exit_reason);
-	ASSERT_EQ(0, res.err);
-	ASSERT_EQ(GUEST_PAGES + HELPER_PAGES, res.served);
-
-	/* what the guest wrote, byte for byte */
-	for (i = 0; i < GUEST_PAGES; i++) {
-		EXPECT_EQ(0x11 * (i + 1), (unsigned char)v.data[i * PAGE]);
-		EXPECT_EQ(0, v.data[i * PAGE + 1]);
-	}
-	for (i = 0; i < res.served; i++)
-		if (res.ptid[i] == v.vcpu_tid)
-			vcpu_faults_seen++;
-	EXPECT_EQ(GUEST_PAGES, vcpu_faults_seen);
+	guest_run(VCPU_ID, &g);
+	ASSERT_EQ(NULL, g.err) TH_LOG("%s: %s", g.err, strerror(g.sys_errno));
+	ASSERT_EQ(GUEST_PAGES + HELPER_PAGES, g.served);
+	EXPECT_TRUE(g.data_ok);
+	EXPECT_EQ(GUEST_PAGES, g.vcpu_faults);
 
 	ASSERT_EQ(0, sess_get(sk, fam, getpid(), st));
 	EXPECT_EQ(GUEST_PAGES + HELPER_PAGES, st->faults);
@@ -206,7 +269,7 @@ TEST(vcpu_attribution)
 	vs = find_vcpu(st, VCPU_ID);
 	ASSERT_NE(NULL, vs);
 	EXPECT_TRUE(vs->detached);
-	EXPECT_EQ((uint32_t)v.vcpu_tid, vs->tid);
+	EXPECT_EQ((uint32_t)g.vcpu_tid, vs->tid);
 	EXPECT_FALSE(vs->explicit_map);
 	EXPECT_EQ(GUEST_PAGES, vs->faults);
 	EXPECT_EQ(0, vs->outstanding);
@@ -221,4 +284,134 @@ TEST(vcpu_attribution)
 	free(st);
 }
 
+/*
+ * Guest mode, for session_follows_exec: run the guest on vCPU @argv[2],
+ * report on fd 3, then exec this program again for vCPU @argv[3] if given;
+ * the last one waits for fd 4 to reach EOF, so the test reads the session
+ * while the process still exists.
+ */
+static int guest_main(int argc, char **argv)
+{
+	struct guest_result g;
+	char buf[256];
+	int n;
+
+	guest_run(atoi(argv[2]), &g);
+	n = snprintf(buf, sizeof(buf), "%s %d %d %d %d %d\n",
+		     g.err ? "fail" : "ok", atoi(argv[2]), (int)g.vcpu_tid,
+		     g.served, g.vcpu_faults, g.data_ok);
+	if (write(3, buf, n) != n || g.err)
+		return 1;
+	if (argc > 3) {
+		execl("/proc/self/exe", argv[0], "--guest", argv[3], (char *)NULL);
+		return 1;
+	}
+	while (read(4, buf, sizeof(buf)) > 0)
+		;
+	return 0;
+}
+
+TEST(session_follows_exec)
+{
+	struct sess_stats *st = malloc(sizeof(*st));
+	int res[2], hold[2], fam, kvm, status, i;
+	int vcpu[2], tid[2], served[2], vf[2], ok[2];
+	const struct vcpu_stat *vs;
+	struct nl_result r;
+	struct nl_sock *sk;
+	char self[4096], word[8];
+	uint64_t features;
+	ssize_t len;
+	FILE *f;
+	pid_t pid;
+
+	ASSERT_NE(NULL, st);
+	ASSERT_EQ(0, module_ensure_loaded());
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0)
+		SKIP(return, "no /dev/kvm");
+	close(kvm);
+	sk = pcopy_connect(&fam);
+	ASSERT_NE(NULL, sk);
+	ASSERT_EQ(0, nl_xfer(sk, pcopy_msg(fam, PCOPY_CMD_GET_INFO, 0), &r));
+	features = nla_get_u64(r.tb[PCOPY_A_FEATURES]);
+	nl_result_free(&r);
+	ASSERT_TRUE(features & PCOPY_FEAT_EXEC_HOOK) TH_LOG("no exec hook: %#llx",
+							    (unsigned long long)features);
+
+	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	ASSERT_LT(0, len);
+	self[len] = 0;
+	ASSERT_EQ(0, setenv("PCOPY", src_path("agent/pcopy"), 1));
+	ASSERT_EQ(0, pipe(res));
+	ASSERT_EQ(0, pipe(hold));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		/* fd 3: reports, fd 4: held open by the test */
+		if (dup2(res[1], 3) < 0 || dup2(hold[0], 4) < 0)
+			_exit(126);
+		if (res[0] != 3 && res[0] != 4)
+			close(res[0]);
+		if (hold[1] != 3 && hold[1] != 4)
+			close(hold[1]);
+		execl("/bin/sh", "sh", "-c",
+		      "\"$PCOPY\" track $$ >/dev/null && exec env \"$0\" --guest 3 5",
+		      self, (char *)NULL);
+		_exit(127);
+	}
+	close(res[1]);
+	close(hold[0]);
+	f = fdopen(res[0], "r");
+	ASSERT_NE(NULL, f);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(6, fscanf(f, "%7s %d %d %d %d %d", word, &vcpu[i], &tid[i],
+				    &served[i], &vf[i], &ok[i]))
+			TH_LOG("guest run %d did not report", i);
+		ASSERT_STREQ("ok", word);
+		EXPECT_EQ(GUEST_PAGES + HELPER_PAGES, served[i]);
+		EXPECT_EQ(GUEST_PAGES, vf[i]);
+		EXPECT_EQ(1, ok[i]);
+	}
+	EXPECT_EQ(3, vcpu[0]);
+	EXPECT_EQ(5, vcpu[1]);
+
+	/* one session through sh -> env -> guest on vCPU 3 -> guest on vCPU 5 */
+	ASSERT_EQ(0, sess_get(sk, fam, pid, st));
+	EXPECT_EQ(3, st->execs);
+	EXPECT_EQ(served[0] + served[1], st->faults);
+	EXPECT_EQ(vf[0] + vf[1], st->vcpu_faults);
+	EXPECT_EQ(2 * HELPER_PAGES, st->nonvcpu_faults);
+	EXPECT_EQ(2 * GUEST_PAGES, st->nowait);
+	EXPECT_EQ(0, st->outstanding);
+	/* each image's vCPU was learned from KVM in that image */
+	ASSERT_EQ(2, st->nvcpus);
+	vs = find_vcpu(st, 3);
+	ASSERT_NE(NULL, vs);
+	EXPECT_EQ((uint32_t)tid[0], vs->tid);
+	EXPECT_EQ(GUEST_PAGES, vs->faults);
+	EXPECT_TRUE(vs->detached);
+	vs = find_vcpu(st, 5);
+	ASSERT_NE(NULL, vs);
+	EXPECT_EQ((uint32_t)tid[1], vs->tid);
+	EXPECT_EQ(GUEST_PAGES, vs->faults);
+	EXPECT_EQ(0, st->known_vcpus);
+
+	close(hold[1]);
+	fclose(f);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	nl_socket_free(sk);
+	free(st);
+}
+
+#define main harness_main
 TEST_HARNESS_MAIN
+#undef main
+
+int main(int argc, char **argv)
+{
+	if (argc >= 3 && !strcmp(argv[1], "--guest"))
+		return guest_main(argc, argv);
+	return harness_main(argc, argv);
+}

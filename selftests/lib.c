@@ -392,6 +392,7 @@ int parse_session(struct nlattr **tb, struct sess_stats *st)
 	st->dirty_rate = get64(s, PCOPY_STATS_A_DIRTY_RATE);
 	st->missed = get64(s, PCOPY_STATS_A_MISSED);
 	st->threads_dropped = get64(s, PCOPY_STATS_A_THREADS_DROPPED);
+	st->execs = get64(s, PCOPY_STATS_A_EXECS);
 	st->truncated = !!tb[PCOPY_A_TRUNCATED];
 	if (tb[PCOPY_A_VCPUS]) {
 		nla_for_each_nested(e, tb[PCOPY_A_VCPUS], rem) {

@@ -79,7 +79,7 @@ struct sess_stats {
 	uint32_t known_vcpus;
 	uint64_t blocktime, elapsed;
 	uint64_t dirty, dirty_rate;
-	uint64_t missed, threads_dropped;
+	uint64_t missed, threads_dropped, execs;
 	int nvcpus;
 	struct vcpu_stat vcpus[TEST_MAX_VCPUS];
 	uint64_t hist_ns[PCOPY_HIST_NS_BUCKETS], hist_us[PCOPY_HIST_US_BUCKETS];

@@ -25,7 +25,9 @@
 #
 # Environment (defaults in brackets):
 #   MEM [16] VCPUS [2] WORKLOAD [random] (hot: HOT [16] pages rewritten over
-#   and over) COUNT [6000 page writes per vCPU] RATE [1500 pages/s per
+#   and over) COUNT [15000 page writes per vCPU: 10 s at RATE, so that the
+#   switchover lands mid-run on a loaded machine too; the destination runs
+#   unthrottled (--rate 0), so the rest costs little] RATE [1500 pages/s per
 #   vCPU] RING [1024 dirty-ring entries] REAP_MS [10: the source's dirty-ring
 #   reap period; longer leaves pages writable without a new push longer]
 #   RUN_S [1: seconds the source
@@ -49,7 +51,7 @@ MEM=${MEM:-16}
 VCPUS=${VCPUS:-2}
 WORKLOAD=${WORKLOAD:-random}
 HOT=${HOT:-16}
-COUNT=$(( ${COUNT:-6000} * ${PCOPY_SLOWDOWN:-1} ))
+COUNT=$(( ${COUNT:-15000} * ${PCOPY_SLOWDOWN:-1} ))
 RATE=${RATE:-1500}
 RING=${RING:-1024}
 REAP_MS=${REAP_MS:-10}
@@ -124,7 +126,7 @@ recv_pid=$!
 pids="$pids $recv_pid"
 wait_sock "$T/uffd.sock" || die "pcopy recv did not listen: $(cat "$T/recv.log")"
 ip netns exec "$NS_D" "$MINIVM" --mem "$MEM" --vcpus "$VCPUS" --incoming "$T/uffd.sock" \
-	--control "$T/dst.sock" --quiet --json >"$T/dst.json" 2>"$T/dst.log" &
+	--control "$T/dst.sock" --rate 0 --quiet --json >"$T/dst.json" 2>"$T/dst.log" &
 dst_pid=$!
 pids="$pids $dst_pid"
 wait_sock "$T/dst.sock" || die "destination minivm did not start: $(cat "$T/dst.log")"

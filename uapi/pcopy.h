@@ -56,9 +56,15 @@
  * its pid in the caller's pid namespace.  Faults are attributed to a
  * session by address space: any thread that faults on the process's memory
  * counts (the process's own threads, but also e.g. KVM's async page-fault
- * workers).  A session ends when the process exits, when it is deleted, or
- * when the module is unloaded; each end is announced on the "events"
- * multicast group.
+ * workers).  A session follows its process through execve(): it is bound to
+ * the new address space before the new program runs, keeps its counters
+ * (PCOPY_STATS_A_EXECS counts the execs) and learns its vCPU threads again
+ * (every thread mapping is dropped: the threads of the old program are
+ * gone).  This needs PCOPY_FEAT_EXEC_HOOK; without it an exec is not seen
+ * and the session counts nothing afterwards.  A session ends when the
+ * process exits, when it is deleted, when an exec cannot be followed
+ * (PCOPY_END_EXEC_LOST: no memory for the new binding), or when the module
+ * is unloaded; each end is announced on the "events" multicast group.
  *
  * PCOPY_CMD_SESSION_NEW
  *	Request: PCOPY_A_PID (required).
@@ -214,7 +220,7 @@
 
 #define PCOPY_GENL_NAME		"pcopy"
 #define PCOPY_GENL_VERSION	1
-#define PCOPY_ABI_VERSION	1
+#define PCOPY_ABI_VERSION	2
 #define PCOPY_MCGRP_EVENTS	"events"
 
 #define PCOPY_MAX_SESSIONS	64
@@ -284,6 +290,7 @@ enum pcopy_stats_attr {
 	PCOPY_STATS_A_DIRTY_RATE,	/* u64, pages/s over the last second */
 	PCOPY_STATS_A_MISSED,		/* u64, blocking faults not timed */
 	PCOPY_STATS_A_THREADS_DROPPED,	/* u64, vCPU mappings not kept */
+	PCOPY_STATS_A_EXECS,		/* u64, execve()s followed (never reset) */
 	__PCOPY_STATS_A_LAST
 };
 #define PCOPY_STATS_A_MAX (__PCOPY_STATS_A_LAST - 1)
@@ -322,6 +329,7 @@ enum pcopy_end_reason {
 	PCOPY_END_DELETED,		/* PCOPY_CMD_SESSION_DEL */
 	PCOPY_END_EXITED,		/* the process exited */
 	PCOPY_END_UNLOAD,		/* the module is being unloaded */
+	PCOPY_END_EXEC_LOST,		/* an execve() could not be followed */
 };
 
 /*
@@ -344,8 +352,10 @@ enum pcopy_feature {
 	PCOPY_FEAT_MISSED_HOOK		= 1 << 5,
 	/* A probe on userfaultfd's wake function: exact "interrupted". */
 	PCOPY_FEAT_WAKE_HOOK		= 1 << 6,
+	/* The sched_process_exec tracepoint: sessions follow execve(). */
+	PCOPY_FEAT_EXEC_HOOK		= 1 << 7,
 
-	__PCOPY_FEAT_ALL		= (1 << 7) - 1
+	__PCOPY_FEAT_ALL		= (1 << 8) - 1
 };
 
 /* ---- the record ring ---- */

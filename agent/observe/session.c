@@ -34,6 +34,7 @@ static const struct nla_policy stats_policy[PCOPY_STATS_A_MAX + 1] = {
 	[PCOPY_STATS_A_DIRTY_RATE]		= PNL_POLICY_U64,
 	[PCOPY_STATS_A_MISSED]			= PNL_POLICY_U64,
 	[PCOPY_STATS_A_THREADS_DROPPED]		= PNL_POLICY_U64,
+	[PCOPY_STATS_A_EXECS]			= PNL_POLICY_U64,
 };
 
 static const struct nla_policy vcpu_policy[PCOPY_VCPU_A_MAX + 1] = {
@@ -208,6 +209,8 @@ static int parse_stats(struct nlattr *nest, struct session_stats *s, char *why,
 		s->missed = nla_get_u64(tb[PCOPY_STATS_A_MISSED]);
 	if (tb[PCOPY_STATS_A_THREADS_DROPPED])
 		s->threads_dropped = nla_get_u64(tb[PCOPY_STATS_A_THREADS_DROPPED]);
+	if (tb[PCOPY_STATS_A_EXECS])
+		s->execs = nla_get_u64(tb[PCOPY_STATS_A_EXECS]);
 	return 0;
 }
 

@@ -257,6 +257,9 @@ void stats_print_text(FILE *f, const struct session_stats *s)
 		s->interrupted);
 	fprintf(f, "Outstanding: %" PRIu32 " (max %" PRIu32 ")\n",
 		s->outstanding, s->outstanding_max);
+	if (s->execs)
+		fprintf(f, "Followed: %" PRIu64 " execve()%s (counters kept, vCPUs learned again)\n",
+			s->execs, s->execs == 1 ? "" : "s");
 	if (s->missed)
 		fprintf(f, "Missed: %" PRIu64 " blocking faults not timed (more in progress at once than the module's uffd_maxactive)\n",
 			s->missed);
@@ -358,6 +361,7 @@ struct json_object *stats_to_json(const struct session_stats *s)
 	jadd(&b, o, "interrupted", ju64(s->interrupted));
 	jadd(&b, o, "missed", ju64(s->missed));
 	jadd(&b, o, "threads_dropped", ju64(s->threads_dropped));
+	jadd(&b, o, "execs", ju64(s->execs));
 	jadd(&b, o, "latency_sum_ns", ju64(s->latency_sum_ns));
 	jadd(&b, o, "latency_avg_ns", ju64(stats_avg(s->latency_sum_ns, s->faults)));
 	jadd(&b, o, "latency_max_ns", ju64(s->latency_max_ns));

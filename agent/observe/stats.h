@@ -43,6 +43,7 @@ struct session_stats {
 	uint64_t interrupted;
 	uint64_t missed;		/* blocking faults the module could not time */
 	uint64_t threads_dropped;
+	uint64_t execs;			/* execve()s the session followed */
 	uint64_t latency_sum_ns;
 	uint64_t latency_max_ns;
 	uint32_t outstanding;

@@ -79,7 +79,8 @@ static void usage(FILE *f)
 "  --count N            random/hot: page writes per vCPU (default: region pages)\n"
 "  --hot K              hot: size of the hot page set (default 16)\n"
 "  --pages LIST         pages: region-relative pages, e.g. 3,7,100-120\n"
-"  --rate N             limit each vCPU to N pages/s (default 0: unlimited)\n"
+"  --rate N             limit each vCPU to N pages/s (default 0: unlimited);\n"
+"                       with --incoming it overrides the imported rate\n"
 "  --fill N             dwords written per page write, power of 2, 1..1024\n"
 "                       (default 1; 1024 rewrites whole pages)\n"
 "  --batch N            guest reports progress every N pages (power of 2;\n"
@@ -284,6 +285,7 @@ static int parse_args(int argc, char **argv, struct mvm_config *c)
 		case OPT_RATE:
 			r = parse_num("--rate", optarg, 100000000, &v);
 			c->rate = (uint32_t)v;
+			c->rate_set = true;
 			break;
 		case OPT_BATCH:
 			r = parse_num("--batch", optarg, 65536, &v);

@@ -46,6 +46,7 @@ struct mvm_config {
 	uint32_t hot_k;
 	uint32_t seed;
 	uint32_t rate;		/* pages/s per vCPU, 0 = unlimited */
+	bool rate_set;		/* --rate given: an import keeps it */
 	uint32_t batch;		/* 0 = automatic */
 	uint32_t fill;		/* dwords written per page write */
 	bool loop;

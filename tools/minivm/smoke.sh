@@ -304,9 +304,10 @@ ok "control socket: selftest, stop, status, quit"
 MIG="--mem $MEM --vcpus 2 --workload random --count 2500"
 "$MINIVM" $MIG --quiet --json >"$T/ref.json" || fail "reference run"
 S=$T/src.sock
-# --rate keeps the source running for 1 s (PCOPY_SLOWDOWN times that on a
-# slow kernel, the debug lane's), so that the pause lands mid-run
-"$MINIVM" $MIG --rate $((2500 / ${PCOPY_SLOWDOWN:-1})) --control "$S" --quiet --json >"$T/src.json" &
+# --rate keeps the source running for 5 s (PCOPY_SLOWDOWN times that on a
+# slow kernel, the debug lane's), so that the pause 0.4 s in lands mid-run
+# even on a loaded machine; the destination runs the rest unthrottled
+"$MINIVM" $MIG --rate $((500 / ${PCOPY_SLOWDOWN:-1})) --control "$S" --quiet --json >"$T/src.json" &
 pid=$!
 PIDS="$PIDS $pid"
 wait_sock "$S"
@@ -327,7 +328,7 @@ hpid=$!
 PIDS="$PIDS $hpid"
 wait_sock "$U"
 D=$T/dst.sock
-"$MINIVM" --mem $MEM --vcpus 2 --incoming "$U" --control "$D" --quiet \
+"$MINIVM" --mem $MEM --vcpus 2 --incoming "$U" --control "$D" --rate 0 --quiet \
 	--json >"$T/dst.json" &
 pid=$!
 PIDS="$PIDS $pid"

@@ -261,7 +261,9 @@ int mvm_state_import(struct mvm_vm *vm, const uint8_t *img, size_t len,
 			v->state = MVM_VCPU_FINISHED;
 	}
 	vm->workload = h.workload;
-	__atomic_store_n(&vm->rate, h.rate, __ATOMIC_RELAXED);
+	/* the destination's own --rate, if it has one, wins over the source's */
+	if (!vm->cfg->rate_set)
+		__atomic_store_n(&vm->rate, h.rate, __ATOMIC_RELAXED);
 	vm->loop = h.flags & MVM_SF_LOOP;
 	vm->stop_loop = false;
 	free(vm->blob);
