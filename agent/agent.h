@@ -49,6 +49,8 @@ uint32_t id_arg(const char *cmd, const char *what, const char *s);
  * PID"), and that PID; exits on -h and on a usage error.
  */
 uint32_t pid_operand(int argc, char **argv, struct opts *o, const char *cmd);
+/* The PID that must be the only operand left, from argv[@i] on. */
+uint32_t pid_arg(int argc, char **argv, int i, const char *cmd);
 /*
  * Seconds, digits with an optional fraction ("2", "0.5"), above 0 and at
  * most @max_ns: 0 with *@ns set, -EINVAL or -ERANGE.

@@ -149,11 +149,14 @@ uint64_t seconds_arg(const char *cmd, const char *what, const char *s, uint64_t 
 	return ns;
 }
 
-uint32_t pid_operand(int argc, char **argv, struct opts *o, const char *cmd)
+uint32_t pid_arg(int argc, char **argv, int i, const char *cmd)
 {
-	int i = cmd_opts(argc, argv, o, "PID");
-
 	if (argc - i != 1)
 		usage_error("%s: expected one PID", cmd);
 	return id_arg(cmd, "pid", argv[i]);
+}
+
+uint32_t pid_operand(int argc, char **argv, struct opts *o, const char *cmd)
+{
+	return pid_arg(argc, argv, cmd_opts(argc, argv, o, "PID"), cmd);
 }

@@ -308,9 +308,7 @@ static uint32_t record_args(int argc, char **argv, struct opts *o, struct record
 	int i;
 
 	i = cmd_opts_ext(argc, argv, o, USAGE, lopts, "o:", record_opt, ro);
-	if (argc - i != 1)
-		usage_error("record: expected one PID");
-	pid = id_arg("record", "pid", argv[i]);
+	pid = pid_arg(argc, argv, i, "record");
 	if (!ro->out)
 		usage_error("record: -o FILE is required");
 	if (!ro->flags)

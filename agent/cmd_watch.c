@@ -272,9 +272,7 @@ int cmd_watch(int argc, char **argv, const struct opts *go)
 	int i, ret;
 
 	i = cmd_opts_ext(argc, argv, &o, USAGE, lopts, "", watch_opt, &wo);
-	if (argc - i != 1)
-		usage_error("watch: expected one PID");
-	pid = id_arg("watch", "pid", argv[i]);
+	pid = pid_arg(argc, argv, i, "watch");
 	snprintf(what, sizeof(what), "watch %" PRIu32, pid);
 	snprintf(notrk, sizeof(notrk), "pid %" PRIu32 " is not tracked", pid);
 

@@ -24,7 +24,7 @@ static const struct {
 	{ "track", cmd_track, "PID", "start timing a process's userfaults" },
 	{ "untrack", cmd_untrack, "PID", "stop tracking a process" },
 	{ "list", cmd_list, "", "one line per tracked process" },
-	{ "stats", cmd_stats, "PID", "a process's latencies, blocktimes, histograms" },
+	{ "stats", cmd_stats, "PID [--qemu]", "a process's latencies, blocktimes, histograms" },
 	{ "reset", cmd_reset, "PID", "zero a process's statistics" },
 	{ "vcpu", cmd_vcpu, "PID TID VCPU|none", "declare which vCPU a thread runs" },
 	{ "watch", cmd_watch, "PID", "a live view of a process's faults and dirty pages" },

@@ -834,6 +834,11 @@ void ring_drain(struct test_ring *r, struct ring_counts *c,
 
 int take_faults(int uffd, int n, int fill)
 {
+	return take_faults_delayed(uffd, n, fill, 0);
+}
+
+int take_faults_delayed(int uffd, int n, int fill, unsigned int delay_ms)
+{
 	char *area = uffd_area(uffd, n * 4096UL);
 	int i, status, bad = 0;
 	pid_t child;
@@ -846,10 +851,14 @@ int take_faults(int uffd, int n, int fill)
 	if (child == 0) {
 		struct uffd_msg msg;
 
-		for (i = 0; i < n; i++)
-			if (uffd_read_msg(uffd, &msg, 60000) ||
-			    uffd_copy_page(uffd, msg.arg.pagefault.address, fill))
+		for (i = 0; i < n; i++) {
+			if (uffd_read_msg(uffd, &msg, 60000))
 				_exit(1);
+			if (delay_ms)
+				sleep_ms(delay_ms);
+			if (uffd_copy_page(uffd, msg.arg.pagefault.address, fill))
+				_exit(1);
+		}
 		_exit(0);
 	}
 	for (i = 0; i < n; i++)

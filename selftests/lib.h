@@ -122,6 +122,12 @@ int uffd_read_msg(int uffd, struct uffd_msg *msg, int timeout_ms);
 /* @n faults of the calling thread, resolved by a forked child; 0 if all
  * pages then read back @fill. */
 int take_faults(int uffd, int n, int fill);
+/*
+ * The same, each fault resolved @delay_ms after its message was read: the
+ * kernel saw the thread fault before that, so each latency is at least
+ * @delay_ms.
+ */
+int take_faults_delayed(int uffd, int n, int fill, unsigned int delay_ms);
 
 pid_t sys_gettid(void);
 uint64_t now_ns(void);

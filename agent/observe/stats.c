@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Session statistics for humans (text) and programs (JSON).  The text
- * borrows two familiar layouts: QEMU's `info migrate` postcopy lines, so a
- * number can be compared with what QEMU reports for the same migration,
- * and bpftrace's hist(), so the histograms read like a bpftrace one-liner
- * run alongside.
+ * borrows two familiar layouts: QEMU 10.1's `info migrate -a` postcopy
+ * block, so a number can be compared with what QEMU reports for the same
+ * migration (and `pcopy stats --qemu` prints nothing else, for QEMU's log
+ * parsers), and bpftrace's hist(), so the histograms read like a bpftrace
+ * one-liner run alongside.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -139,60 +140,136 @@ void hist_print(FILE *f, const char *title, const uint64_t *h, unsigned int n,
 }
 
 /*
- * The per-vCPU values QEMU reports, indexed by vCPU index; vCPUs pcopy does
- * not know about read 0, as in QEMU for a vCPU that never faulted.  Returns
- * the array length (highest known index + 1) and fills *out, or -1 when out
- * of memory.
+ * The figures of QEMU 10.1's query-migrate postcopy members (qapi/
+ * migration.json, MigrationInfo), computed once for the text and the JSON
+ * forms.  The vCPU lists are indexed by vCPU index, up to the highest one
+ * pcopy knows; vCPUs it does not know read 0, as in QEMU for a vCPU that
+ * never faulted.  QEMU's blocktimes are uint32 ms: pcopy's u64 ns saturate
+ * there rather than wrap.
  */
-enum vcpu_value { VCPU_BLOCKTIME_MS, VCPU_LATENCY_NS };
+struct qemu_view {
+	uint64_t blocktime_ms;
+	uint64_t latency_ns;
+	uint64_t nonvcpu_latency_ns;
+	bool has_vcpus;			/* the two vCPU lists are present */
+	unsigned int nr;		/* their length */
+	uint64_t *vcpu_blocktime_ms;
+	uint64_t *vcpu_latency_ns;
+};
 
-static int vcpu_array(const struct session_stats *s, enum vcpu_value what,
-		      uint64_t **out)
+static uint64_t qemu_ms(uint64_t ns)
 {
-	unsigned int i, n;
-	uint64_t *a;
+	uint64_t ms = ns / NSEC_PER_MSEC;
 
-	*out = NULL;
-	if (!s->nr_vcpus)
+	return ms > UINT32_MAX ? UINT32_MAX : ms;
+}
+
+static void qemu_view_free(struct qemu_view *q)
+{
+	free(q->vcpu_blocktime_ms);
+	free(q->vcpu_latency_ns);
+}
+
+/* 0, or -ENOMEM with nothing to free. */
+static int qemu_view_get(const struct session_stats *s, struct qemu_view *q)
+{
+	unsigned int i;
+
+	*q = (struct qemu_view) {
+		.blocktime_ms = qemu_ms(s->blocktime_ns),
+		.latency_ns = stats_avg(s->latency_sum_ns, s->faults),
+		.nonvcpu_latency_ns = stats_avg(s->nonvcpu_latency_sum_ns,
+						s->nonvcpu_faults),
+		/* a reply without the vCPU table: QEMU's members absent */
+		.has_vcpus = !s->truncated,
+	};
+	if (!q->has_vcpus || !s->nr_vcpus)
 		return 0;
-	n = s->vcpus[s->nr_vcpus - 1].index + 1;
-	a = calloc(n, sizeof(*a));
-	if (!a)
-		return -1;
+	q->nr = s->vcpus[s->nr_vcpus - 1].index + 1;
+	q->vcpu_blocktime_ms = calloc(q->nr, sizeof(uint64_t));
+	q->vcpu_latency_ns = calloc(q->nr, sizeof(uint64_t));
+	if (!q->vcpu_blocktime_ms || !q->vcpu_latency_ns) {
+		qemu_view_free(q);
+		return -ENOMEM;
+	}
 	for (i = 0; i < s->nr_vcpus; i++) {
 		const struct vcpu_stats *v = &s->vcpus[i];
 
-		a[v->index] = what == VCPU_BLOCKTIME_MS ?
-			      v->blocktime_ns / NSEC_PER_MSEC :
-			      stats_avg(v->latency_sum_ns, v->faults);
+		q->vcpu_blocktime_ms[v->index] = qemu_ms(v->blocktime_ns);
+		q->vcpu_latency_ns[v->index] = stats_avg(v->latency_sum_ns, v->faults);
 	}
-	*out = a;
-	return n;
+	return 0;
 }
 
-/* "Label: [a, b, ...]", continuation lines aligned after the '['. */
-static void print_qemu_list(FILE *f, const char *label, const struct session_stats *s,
-			    enum vcpu_value what)
+/* "Label:", then " [a, b, ...]", 10 values a line, as QEMU lays it out. */
+static void print_qemu_list(FILE *f, const char *label, const uint64_t *a,
+			    unsigned int n)
 {
-	int indent = (int)strlen(label) + 3;
-	uint64_t *a;
-	int i, n;
+	unsigned int i;
 
-	n = vcpu_array(s, what, &a);
-	if (n < 0) {
-		fprintf(f, "%s: (out of memory)\n", label);
-		return;
-	}
-	fprintf(f, "%s: [", label);
-	for (i = 0; i < n; i++) {
-		if (i && i % QEMU_PER_LINE == 0)
-			fprintf(f, ",\n%*s", indent, "");
-		else if (i)
-			fprintf(f, ", ");
-		fprintf(f, "%" PRIu64, a[i]);
-	}
+	fprintf(f, "%s:\n [", label);
+	for (i = 0; i < n; i++)
+		fprintf(f, "%s%" PRIu64, !i ? "" : i % QEMU_PER_LINE ? ", " : ",\n  ",
+			a[i]);
 	fprintf(f, "]\n");
-	free(a);
+}
+
+/*
+ * A bucket bound of QEMU's latency distribution: 2^power us in whole us,
+ * ms or sec, each step down by 1000 and truncated (2^16 us is "65 ms").
+ */
+static void qemu_bound(char *buf, size_t len, unsigned int power)
+{
+	static const char * const units[] = { "us", "ms", "sec" };
+	uint64_t v = 1ull << power;
+	unsigned int u = 0;
+
+	for (; v >= 1000 && u + 1 < ARRAY_SIZE(units); u++)
+		v /= 1000;
+	snprintf(buf, len, "%" PRIu64 " %s", v, units[u]);
+}
+
+/*
+ * The lines of QEMU 10.1's migration_dump_blocktime(), in its order; QEMU
+ * prints each one when its member is present, and pcopy has every member
+ * but the vCPU lists of a reply without the vCPU table.  The distribution
+ * is left out when @dist is false.
+ */
+static void print_qemu(FILE *f, const struct session_stats *s,
+		       const struct qemu_view *q, bool dist)
+{
+	char from[16], to[16];
+	unsigned int i;
+
+	fprintf(f, "Postcopy Blocktime (ms): %" PRIu64 "\n", q->blocktime_ms);
+	if (q->has_vcpus)
+		print_qemu_list(f, "Postcopy vCPU Blocktime (ms)",
+				q->vcpu_blocktime_ms, q->nr);
+	fprintf(f, "Postcopy Latency (ns): %" PRIu64 "\n", q->latency_ns);
+	fprintf(f, "Postcopy non-vCPU Latencies (ns): %" PRIu64 "\n",
+		q->nonvcpu_latency_ns);
+	if (q->has_vcpus)
+		print_qemu_list(f, "Postcopy vCPU Latencies (ns)",
+				q->vcpu_latency_ns, q->nr);
+	if (!dist)
+		return;
+	fprintf(f, "Postcopy Latency Distribution:\n");
+	for (i = 0; i < PCOPY_HIST_US_BUCKETS; i++) {
+		qemu_bound(from, sizeof(from), i);
+		qemu_bound(to, sizeof(to), i + 1);
+		fprintf(f, "  [ %8s - %8s ]: %10" PRIu64 "\n", from, to, s->hist_us[i]);
+	}
+}
+
+int stats_print_qemu(FILE *f, const struct session_stats *s)
+{
+	struct qemu_view q;
+
+	if (qemu_view_get(s, &q))
+		return -ENOMEM;
+	print_qemu(f, s, &q, true);
+	qemu_view_free(&q);
+	return 0;
 }
 
 static void print_vcpu_table(FILE *f, const struct session_stats *s)
@@ -234,22 +311,18 @@ static void print_vcpu_table(FILE *f, const struct session_stats *s)
 	}
 }
 
-void stats_print_text(FILE *f, const struct session_stats *s)
+int stats_print_text(FILE *f, const struct session_stats *s)
 {
 	char el[16], max[16];
+	struct qemu_view q;
 
+	if (qemu_view_get(s, &q))
+		return -ENOMEM;
 	fprintf(f, "pid %" PRIu32 ": statistics over %s (since tracking began or the last reset)\n",
 		s->pid, fmt_duration(el, sizeof(el), s->elapsed_ns));
-
-	/* QEMU's names and units: blocktimes in ms, latencies in ns */
-	fprintf(f, "Postcopy Blocktime (ms): %" PRIu64 "\n",
-		s->blocktime_ns / NSEC_PER_MSEC);
-	print_qemu_list(f, "Postcopy vCPU Blocktime (ms)", s, VCPU_BLOCKTIME_MS);
-	fprintf(f, "Postcopy Latency (ns): %" PRIu64 "\n",
-		stats_avg(s->latency_sum_ns, s->faults));
-	fprintf(f, "Postcopy non-vCPU Latencies (ns): %" PRIu64 "\n",
-		stats_avg(s->nonvcpu_latency_sum_ns, s->nonvcpu_faults));
-	print_qemu_list(f, "Postcopy vCPU Latencies (ns)", s, VCPU_LATENCY_NS);
+	/* QEMU's names and units; its distribution is the us histogram below */
+	print_qemu(f, s, &q, false);
+	qemu_view_free(&q);
 
 	fprintf(f, "Faults: %" PRIu64 " blocking (%" PRIu64 " vCPU, %" PRIu64
 		" non-vCPU), %" PRIu64 " nowait, %" PRIu64 " interrupted\n",
@@ -276,6 +349,7 @@ void stats_print_text(FILE *f, const struct session_stats *s)
 	fprintf(f, "\n");
 	hist_print(f, "@latency_us (QEMU buckets):", s->hist_us,
 		   PCOPY_HIST_US_BUCKETS, true);
+	return 0;
 }
 
 void stats_print_list(FILE *f, const struct session_stats *v, unsigned int n)
@@ -326,25 +400,30 @@ static struct json_object *vcpu_to_json(struct jb *b, const struct vcpu_stats *v
 	return o;
 }
 
-/* The members of QEMU's query-migrate that these statistics stand for. */
+/*
+ * The members of QEMU 10.1's query-migrate that these statistics stand for,
+ * in its schema's order; NULL when out of memory.
+ */
 static struct json_object *qemu_to_json(struct jb *b, const struct session_stats *s)
 {
-	struct json_object *o = json_object_new_object();
-	uint64_t *a;
-	int n;
+	struct json_object *o;
+	struct qemu_view q;
 
-	jadd(b, o, "postcopy-blocktime", ju64(s->blocktime_ns / NSEC_PER_MSEC));
-	n = vcpu_array(s, VCPU_BLOCKTIME_MS, &a);
-	jadd(b, o, "postcopy-vcpu-blocktime", n < 0 ? NULL : ju64_array(b, a, n));
-	free(a);
-	jadd(b, o, "postcopy-latency", ju64(stats_avg(s->latency_sum_ns, s->faults)));
-	n = vcpu_array(s, VCPU_LATENCY_NS, &a);
-	jadd(b, o, "postcopy-vcpu-latency", n < 0 ? NULL : ju64_array(b, a, n));
-	free(a);
-	jadd(b, o, "postcopy-non-vcpu-latency",
-	     ju64(stats_avg(s->nonvcpu_latency_sum_ns, s->nonvcpu_faults)));
+	if (qemu_view_get(s, &q))
+		return NULL;	/* jadd() records the failure */
+	o = json_object_new_object();
+	jadd(b, o, "postcopy-blocktime", ju64(q.blocktime_ms));
+	if (q.has_vcpus)
+		jadd(b, o, "postcopy-vcpu-blocktime",
+		     ju64_array(b, q.vcpu_blocktime_ms, q.nr));
+	jadd(b, o, "postcopy-latency", ju64(q.latency_ns));
 	jadd(b, o, "postcopy-latency-dist",
 	     ju64_array(b, s->hist_us, PCOPY_HIST_US_BUCKETS));
+	if (q.has_vcpus)
+		jadd(b, o, "postcopy-vcpu-latency",
+		     ju64_array(b, q.vcpu_latency_ns, q.nr));
+	jadd(b, o, "postcopy-non-vcpu-latency", ju64(q.nonvcpu_latency_ns));
+	qemu_view_free(&q);
 	return o;
 }
 

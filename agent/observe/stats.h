@@ -84,8 +84,18 @@ const char *fmt_bytes(char *buf, size_t len, uint64_t bytes);
 void hist_print(FILE *f, const char *title, const uint64_t *h, unsigned int n,
 		bool open_last);
 
-/* `pcopy stats`: QEMU-style summary, per-vCPU table, both histograms. */
-void stats_print_text(FILE *f, const struct session_stats *s);
+/*
+ * `pcopy stats`: QEMU's postcopy lines, counts, per-vCPU table, both
+ * histograms.  0, or -ENOMEM (nothing printed).
+ */
+int stats_print_text(FILE *f, const struct session_stats *s);
+
+/*
+ * `pcopy stats --qemu`: exactly the postcopy block of QEMU 10.1's
+ * `info migrate -a` (Documentation/stats.rst).  0, or -ENOMEM (nothing
+ * printed).
+ */
+int stats_print_qemu(FILE *f, const struct session_stats *s);
 
 /* `pcopy list`: one table row per session. */
 void stats_print_list(FILE *f, const struct session_stats *v, unsigned int n);

@@ -80,6 +80,8 @@ lane_6_1() {
 
 	if [ -z "$T" ] || [[ " $T " == *" host "* ]]; then
 		step "[host] host tests"
+		host_test "agent: QEMU-compatible stats output (selftests/stats_fmt_test)" \
+			"$build/host-stats-fmt.log" "$src/selftests/stats_fmt_test"
 		if [ -c /dev/kvm ]; then
 			host_test "minivm smoke test (tools/minivm/smoke.sh)" \
 				"$build/host-minivm-smoke.log" "$src/tools/minivm/smoke.sh"
