@@ -85,19 +85,38 @@ static struct pcopy_mm_bind *bind_new(struct pcopy_session *s,
 	return b;
 }
 
-/* Make @b the binding of @b->s, replacing the one it had, if any. */
-static struct pcopy_mm_bind *bind_install(struct pcopy_mm_bind *b)
+/* A binding that was never in the table: no grace period needed. */
+static void bind_free(struct pcopy_mm_bind *b)
 {
-	struct pcopy_session *s = b->s;
-	struct pcopy_mm_bind *old;
+	if (b) {
+		mmdrop(b->mm);
+		kfree(b);
+	}
+}
+
+/*
+ * Make @b (NULL: none) the binding of @s and return the one it replaces,
+ * which the caller releases with bind_release() once out of the lock.
+ */
+static struct pcopy_mm_bind *bind_swap(struct pcopy_session *s,
+				       struct pcopy_mm_bind *b)
+{
+	struct pcopy_mm_bind *old = s->bind;
 
 	lockdep_assert_held(&pcopy_bind_lock);
-	old = s->bind;
-	hash_add_rcu(sessions_by_mm, &b->node, (unsigned long)b->mm);
+	if (b)
+		hash_add_rcu(sessions_by_mm, &b->node, (unsigned long)b->mm);
 	if (old)
 		hash_del_rcu(&old->node);
 	s->bind = b;
 	return old;
+}
+
+/* Free an unhashed binding after a grace period: a hook may still see it. */
+static void bind_release(struct pcopy_mm_bind *old)
+{
+	if (old)
+		queue_rcu_work(pcopy_wq, &old->free_rwork);
 }
 
 /* Unhash @s; its binding is released after a grace period. */
@@ -106,13 +125,9 @@ static void bind_remove(struct pcopy_session *s)
 	struct pcopy_mm_bind *old;
 
 	raw_spin_lock(&pcopy_bind_lock);
-	old = s->bind;
-	if (old)
-		hash_del_rcu(&old->node);
-	s->bind = NULL;
+	old = bind_swap(s, NULL);
 	raw_spin_unlock(&pcopy_bind_lock);
-	if (old)
-		queue_rcu_work(pcopy_wq, &old->free_rwork);
+	bind_release(old);
 }
 
 /* @pid_nr is in the caller's pid namespace. */
@@ -190,6 +205,13 @@ static void session_exit_work(struct work_struct *work)
 	pcopy_session_put(s);
 }
 
+/* Queue exit_work, which decides whether @s ends; any context. */
+static void session_queue_exit(struct pcopy_session *s)
+{
+	if (refcount_inc_not_zero(&s->ref) && !queue_work(pcopy_wq, &s->exit_work))
+		pcopy_session_put(s);
+}
+
 /*
  * Runs under the pidfd wait queue lock, from the exit path, with
  * interrupts off: only queue the work that ends the session.
@@ -197,11 +219,7 @@ static void session_exit_work(struct work_struct *work)
 static int session_exit_wake(wait_queue_entry_t *wait, unsigned int mode,
 			     int sync, void *key)
 {
-	struct pcopy_session *s = container_of(wait, struct pcopy_session,
-					       exit_wait);
-
-	if (refcount_inc_not_zero(&s->ref) && !queue_work(pcopy_wq, &s->exit_work))
-		pcopy_session_put(s);
+	session_queue_exit(container_of(wait, struct pcopy_session, exit_wait));
 	return 0;
 }
 
@@ -314,8 +332,7 @@ struct pcopy_session *pcopy_session_new(struct pid *pid,
 		 * the session not live.  Drop ours; never free directly.
 		 */
 		pcopy_session_put(s);
-		mmdrop(b->mm);
-		kfree(b);
+		bind_free(b);
 		mmput_async(mm);
 		return ERR_PTR(-ESRCH);
 	}
@@ -323,7 +340,7 @@ struct pcopy_session *pcopy_session_new(struct pid *pid,
 	s->live = true;
 	atomic_inc(&pcopy_nr_sessions);
 	raw_spin_lock(&pcopy_bind_lock);
-	bind_install(b);
+	bind_swap(s, b);
 	raw_spin_unlock(&pcopy_bind_lock);
 	pcopy_debugfs_session_add(s);
 	mmput_async(mm);
@@ -332,10 +349,7 @@ struct pcopy_session *pcopy_session_new(struct pid *pid,
 err_pid:
 	put_pid(s->pid);
 err_free:
-	if (b) {
-		mmdrop(b->mm);
-		kfree(b);
-	}
+	bind_free(b);
 	kvfree(s->thread_pool);
 	kvfree(s->vcpus);
 	kfree(s);
@@ -556,30 +570,19 @@ void pcopy_session_exec(struct pcopy_session *s, struct mm_struct *mm)
 
 	b = bind_new(s, mm, GFP_NOWAIT | __GFP_NOWARN);
 	raw_spin_lock(&pcopy_bind_lock);
-	old = s->bind;
-	if (!old || old->mm == mm) {
+	if (!s->bind || s->bind->mm == mm) {
 		/* ended meanwhile, or already bound to it */
 		raw_spin_unlock(&pcopy_bind_lock);
-		if (b) {
-			mmdrop(b->mm);
-			kfree(b);
-		}
+		bind_free(b);
 		return;
 	}
-	if (b) {
-		bind_install(b);
-	} else {
-		hash_del_rcu(&old->node);
-		s->bind = NULL;
-	}
+	old = bind_swap(s, b);
 	raw_spin_unlock(&pcopy_bind_lock);
-	queue_rcu_work(pcopy_wq, &old->free_rwork);
+	bind_release(old);
 
 	if (!b) {
 		WRITE_ONCE(s->exec_lost, true);
-		if (refcount_inc_not_zero(&s->ref) &&
-		    !queue_work(pcopy_wq, &s->exit_work))
-			pcopy_session_put(s);
+		session_queue_exit(s);
 		return;
 	}
 

@@ -229,6 +229,16 @@ out:
 	return;
 }
 
+static bool have_kvm(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 TEST(vcpu_attribution)
 {
 	struct sess_stats *st = malloc(sizeof(*st));
@@ -236,14 +246,12 @@ TEST(vcpu_attribution)
 	struct nl_result r;
 	struct nl_sock *sk;
 	const struct vcpu_stat *vs;
-	int fam, kvm;
+	int fam;
 
 	ASSERT_NE(NULL, st);
 	ASSERT_EQ(0, module_ensure_loaded());
-	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (kvm < 0)
+	if (!have_kvm())
 		SKIP(return, "no /dev/kvm");
-	close(kvm);
 	sk = pcopy_connect(&fam);
 	ASSERT_NE(NULL, sk) TH_LOG("cannot reach the pcopy family");
 
@@ -314,12 +322,13 @@ static int guest_main(int argc, char **argv)
 TEST(session_follows_exec)
 {
 	struct sess_stats *st = malloc(sizeof(*st));
-	int res[2], hold[2], fam, kvm, status, i;
+	int res[2], hold[2], fam, status, i;
 	int vcpu[2], tid[2], served[2], vf[2], ok[2];
 	const struct vcpu_stat *vs;
 	struct nl_result r;
 	struct nl_sock *sk;
 	char self[4096], word[8];
+	struct nl_msg *msg;
 	uint64_t features;
 	ssize_t len;
 	FILE *f;
@@ -327,13 +336,13 @@ TEST(session_follows_exec)
 
 	ASSERT_NE(NULL, st);
 	ASSERT_EQ(0, module_ensure_loaded());
-	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (kvm < 0)
+	if (!have_kvm())
 		SKIP(return, "no /dev/kvm");
-	close(kvm);
 	sk = pcopy_connect(&fam);
 	ASSERT_NE(NULL, sk);
-	ASSERT_EQ(0, nl_xfer(sk, pcopy_msg(fam, PCOPY_CMD_GET_INFO, 0), &r));
+	msg = pcopy_msg(fam, PCOPY_CMD_GET_INFO, 0);
+	ASSERT_EQ(0, nl_xfer(sk, msg, &r));
+	nlmsg_free(msg);
 	features = nla_get_u64(r.tb[PCOPY_A_FEATURES]);
 	nl_result_free(&r);
 	ASSERT_TRUE(features & PCOPY_FEAT_EXEC_HOOK) TH_LOG("no exec hook: %#llx",
