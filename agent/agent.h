@@ -32,7 +32,8 @@ int cmd_opts(int argc, char **argv, struct opts *o, const char *usage);
 /*
  * cmd_opts() for a subcommand with options of its own: @extra (getopt_long
  * entries, at most CMD_OPTS_MAX, ending with a zeroed one) and their short
- * forms @extra_short ("o:v").  Each one found is handed to @fn with its
+ * forms @extra_short ("o:v"; a leading '+' stops at the first operand, for
+ * a subcommand that runs a command line).  Each one found is handed to @fn with its
  * value, in command-line order; @fn calls usage_error() for a bad value.
  */
 #define CMD_OPTS_MAX	12
@@ -72,5 +73,7 @@ int cmd_record(int argc, char **argv, const struct opts *o);
 int cmd_report(int argc, char **argv, const struct opts *o);
 int cmd_send(int argc, char **argv, const struct opts *o);
 int cmd_recv(int argc, char **argv, const struct opts *o);
+int cmd_run(int argc, char **argv, const struct opts *o);
+int cmd_auto(int argc, char **argv, const struct opts *o);
 
 #endif

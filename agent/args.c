@@ -21,20 +21,30 @@ int cmd_opts_ext(int argc, char **argv, struct opts *o, const char *usage,
 	struct option lopts[CMD_OPTS_MAX + ARRAY_SIZE(common) + 1];
 	char sopts[2 * CMD_OPTS_MAX + 8];
 	unsigned int n = 0;
+	bool plus;
 	int c;
 
-	memcpy(lopts, common, sizeof(common));
-	n = ARRAY_SIZE(common);
-	while (extra && extra[n - ARRAY_SIZE(common)].name) {
-		if (n >= ARRAY_SIZE(lopts) - 1)
+	/*
+	 * The subcommand's own first: getopt_long() takes the first entry of
+	 * a name, so one may give a common name its own meaning ("run
+	 * --json FILE")
+	 */
+	while (extra && extra[n].name) {
+		if (n >= CMD_OPTS_MAX)
 			abort();	/* a subcommand with too many options */
-		lopts[n] = extra[n - ARRAY_SIZE(common)];
+		lopts[n] = extra[n];
 		n++;
 	}
+	memcpy(&lopts[n], common, sizeof(common));
+	n += ARRAY_SIZE(common);
 	memset(&lopts[n], 0, sizeof(lopts[n]));
-	/* ':' first: a missing value is told apart from an unknown option */
-	if ((size_t)snprintf(sopts, sizeof(sopts), ":jh%s", extra_short ? extra_short : "") >=
-	    sizeof(sopts))
+	/*
+	 * ':' first: a missing value is told apart from an unknown option;
+	 * before it a '+' of @extra_short (stop at the first operand)
+	 */
+	plus = extra_short && *extra_short == '+';
+	if ((size_t)snprintf(sopts, sizeof(sopts), "%s:jh%s", plus ? "+" : "",
+			     extra_short ? extra_short + plus : "") >= sizeof(sopts))
 		abort();
 
 	/*

@@ -12,7 +12,8 @@
 
 static const char * const feature_names[] = {
 	"uffd_hook", "kvm", "dirty_ring_hook", "vcpu_map", "dirty_reset_hook",
-	"missed_hook", "wake_hook", "exec_hook",
+	"missed_hook", "wake_hook", "exec_hook", "auto_hook",
+	"fork_hook",
 };
 
 #define MAX_HOOKS 16
@@ -35,6 +36,16 @@ struct info {
 	uint32_t maxactive;
 	uint64_t uffd_missed;
 	uint64_t probe_missed;
+	bool has_auto;			/* ABI 3 */
+	bool auto_on;
+	char auto_comm[PCOPY_AUTO_COMM_MAXLEN + 1];
+	uint64_t auto_cgroup;
+	uint32_t auto_max;
+	uint64_t auto_created, auto_filtered, auto_capped, auto_no_slot;
+	bool auto_follow;
+	uint64_t forks, forks_lost;
+	bool has_ended;			/* ABI 3 */
+	uint32_t ended_max, ended_secs, ended_count;
 	unsigned int nhooks;
 	struct hook hooks[MAX_HOOKS];
 };
@@ -86,6 +97,32 @@ static int info_cb(struct nlattr **tb, void *arg)
 		in->uffd_missed = nla_get_u64(tb[PCOPY_A_UFFD_MISSED]);
 	if (tb[PCOPY_A_PROBE_MISSED])
 		in->probe_missed = nla_get_u64(tb[PCOPY_A_PROBE_MISSED]);
+	if (tb[PCOPY_A_ENDED_MAX] && tb[PCOPY_A_ENDED_SECS] && tb[PCOPY_A_ENDED_COUNT]) {
+		in->has_ended = true;
+		in->ended_max = nla_get_u32(tb[PCOPY_A_ENDED_MAX]);
+		in->ended_secs = nla_get_u32(tb[PCOPY_A_ENDED_SECS]);
+		in->ended_count = nla_get_u32(tb[PCOPY_A_ENDED_COUNT]);
+	}
+	if (tb[PCOPY_A_AUTO_ON] && tb[PCOPY_A_AUTO_MAX] && tb[PCOPY_A_AUTO_CREATED] &&
+	    tb[PCOPY_A_AUTO_FILTERED] && tb[PCOPY_A_AUTO_CAPPED] && tb[PCOPY_A_AUTO_NO_SLOT]) {
+		in->has_auto = true;
+		in->auto_on = nla_get_u8(tb[PCOPY_A_AUTO_ON]);
+		if (tb[PCOPY_A_AUTO_COMM])
+			snprintf(in->auto_comm, sizeof(in->auto_comm), "%s",
+				 nla_get_string(tb[PCOPY_A_AUTO_COMM]));
+		if (tb[PCOPY_A_AUTO_CGROUP])
+			in->auto_cgroup = nla_get_u64(tb[PCOPY_A_AUTO_CGROUP]);
+		in->auto_max = nla_get_u32(tb[PCOPY_A_AUTO_MAX]);
+		in->auto_created = nla_get_u64(tb[PCOPY_A_AUTO_CREATED]);
+		in->auto_filtered = nla_get_u64(tb[PCOPY_A_AUTO_FILTERED]);
+		in->auto_capped = nla_get_u64(tb[PCOPY_A_AUTO_CAPPED]);
+		in->auto_no_slot = nla_get_u64(tb[PCOPY_A_AUTO_NO_SLOT]);
+		in->auto_follow = !!tb[PCOPY_A_FOLLOW_FORKS];
+		if (tb[PCOPY_A_AUTO_FORKS])
+			in->forks = nla_get_u64(tb[PCOPY_A_AUTO_FORKS]);
+		if (tb[PCOPY_A_AUTO_FORKS_LOST])
+			in->forks_lost = nla_get_u64(tb[PCOPY_A_AUTO_FORKS_LOST]);
+	}
 	if (tb[PCOPY_A_HOOKS])
 		parse_hooks(tb[PCOPY_A_HOOKS], in);
 	return 0;
@@ -140,6 +177,32 @@ int cmd_status(int argc, char **argv, const struct opts *o)
 				       json_object_new_uint64(in.uffd_missed));
 		json_object_object_add(root, "probe_missed",
 				       json_object_new_uint64(in.probe_missed));
+		if (in.has_auto) {
+			struct json_object *a = json_object_new_object();
+
+			json_object_object_add(a, "on", json_object_new_boolean(in.auto_on));
+			json_object_object_add(a, "comm", in.auto_comm[0] ?
+					       json_object_new_string(in.auto_comm) : NULL);
+			json_object_object_add(a, "cgroup_id", in.auto_cgroup ?
+					       json_object_new_uint64(in.auto_cgroup) : NULL);
+			json_object_object_add(a, "max", json_object_new_int64(in.auto_max));
+			json_object_object_add(a, "created", json_object_new_uint64(in.auto_created));
+			json_object_object_add(a, "filtered", json_object_new_uint64(in.auto_filtered));
+			json_object_object_add(a, "capped", json_object_new_uint64(in.auto_capped));
+			json_object_object_add(a, "no_slot", json_object_new_uint64(in.auto_no_slot));
+			json_object_object_add(a, "follow_forks", json_object_new_boolean(in.auto_follow));
+			json_object_object_add(root, "forks_followed", json_object_new_uint64(in.forks));
+			json_object_object_add(root, "forks_lost", json_object_new_uint64(in.forks_lost));
+			json_object_object_add(root, "auto", a);
+		}
+		if (in.has_ended) {
+			struct json_object *e = json_object_new_object();
+
+			json_object_object_add(e, "max", json_object_new_int64(in.ended_max));
+			json_object_object_add(e, "secs", json_object_new_int64(in.ended_secs));
+			json_object_object_add(e, "kept", json_object_new_int64(in.ended_count));
+			json_object_object_add(root, "ended_sessions", e);
+		}
 		hooks = json_object_new_array();
 		for (i = 0; i < in.nhooks; i++) {
 			struct json_object *h = json_object_new_object();
@@ -170,6 +233,35 @@ int cmd_status(int argc, char **argv, const struct opts *o)
 		printf("faults missed:  %llu (all timing slots busy), %llu probe hits skipped\n",
 		       (unsigned long long)in.uffd_missed,
 		       (unsigned long long)in.probe_missed);
+		if (in.has_auto) {
+			printf("auto-attach:    %s", in.auto_on ? "on" : "off");
+			if (in.auto_on) {
+				printf(" (");
+				if (in.auto_comm[0])
+					printf("command %s, ", in.auto_comm);
+				if (in.auto_cgroup)
+					printf("cgroup id %llu, ", (unsigned long long)in.auto_cgroup);
+				printf("at most %u sessions%s)", in.auto_max,
+				       in.auto_follow ? ", following forks" : "");
+			}
+			printf("; %llu sessions created, %llu processes filtered out",
+			       (unsigned long long)in.auto_created,
+			       (unsigned long long)in.auto_filtered);
+			if (in.auto_capped)
+				printf(", %llu REFUSED AT THE CAP", (unsigned long long)in.auto_capped);
+			if (in.auto_no_slot)
+				printf(", %llu registrations not seen (too many at once)",
+				       (unsigned long long)in.auto_no_slot);
+			printf("\n");
+			printf("forks followed: %llu (%llu could not be)\n",
+			       (unsigned long long)in.forks, (unsigned long long)in.forks_lost);
+		}
+		if (in.has_ended) {
+			printf("ended sessions: %u kept (the last %u", in.ended_count, in.ended_max);
+			if (in.ended_secs)
+				printf(", for %u s", in.ended_secs);
+			printf("; module parameters ended_max, ended_secs)\n");
+		}
 		for (i = 0; i < in.nhooks; i++) {
 			if (in.hooks[i].err)
 				printf("  hook %-28s not attached: %s (%s)\n",

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* pcopy track PID: start a session, timing the process's userfaults. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,6 +11,15 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
+enum { OPT_FOLLOW = 256 };
+
+static void track_opt(int c, const char *arg, void *ctx)
+{
+	(void)arg;
+	if (c == OPT_FOLLOW)
+		*(bool *)ctx = true;
+}
+
 int cmd_track(int argc, char **argv, const struct opts *go)
 {
 	static const struct errtext texts[] = {
@@ -18,6 +28,7 @@ int cmd_track(int argc, char **argv, const struct opts *go)
 		{ EINVAL, "the process has no address space (a kernel thread)" },
 		{ ENOSPC, "too many sessions (the module tracks at most "
 			  STR(PCOPY_MAX_SESSIONS) " processes)" },
+		{ EOPNOTSUPP, "the module cannot follow forks on this kernel (see 'pcopy status')" },
 		{ 0, NULL },
 	};
 	struct session_stats s;
@@ -27,13 +38,21 @@ int cmd_track(int argc, char **argv, const struct opts *go)
 	uint32_t pid;
 	int ret;
 
-	pid = pid_operand(argc, argv, &o, "track");
+	static const struct option lopts[] = {
+		{ "follow-forks", no_argument, NULL, OPT_FOLLOW },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool follow = false;
+
+	pid = pid_arg(argc, argv,
+		      cmd_opts_ext(argc, argv, &o, "PID [--follow-forks]", lopts, "",
+				   track_opt, &follow), "track");
 	snprintf(what, sizeof(what), "track %u", pid);
 
 	ret = pnl_open(&p);
 	if (ret)
 		return ret;
-	ret = session_call(&p, PCOPY_CMD_SESSION_NEW, pid, &s, why, sizeof(why));
+	ret = session_new(&p, pid, follow, &s, why, sizeof(why));
 	if (ret == -EPROTO) {
 		/* the module replies only once the session exists */
 		size_t n = strlen(why);

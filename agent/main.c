@@ -22,8 +22,10 @@ static const struct {
 } cmds[] = {
 	{ "status", cmd_status, "", "show the module's version, ABI and hooks" },
 	{ "track", cmd_track, "PID", "start timing a process's userfaults" },
+	{ "run", cmd_run, "[--json F] -- CMD", "run a command tracked, then print its statistics" },
+	{ "auto", cmd_auto, "on [FILTER] | off", "track every process that registers a userfaultfd" },
 	{ "untrack", cmd_untrack, "PID", "stop tracking a process" },
-	{ "list", cmd_list, "", "one line per tracked process" },
+	{ "list", cmd_list, "[--ended]", "one line per tracked (or ended) process" },
 	{ "stats", cmd_stats, "PID [--qemu]", "a process's latencies, blocktimes, histograms" },
 	{ "reset", cmd_reset, "PID", "zero a process's statistics" },
 	{ "vcpu", cmd_vcpu, "PID TID VCPU|none", "declare which vCPU a thread runs" },

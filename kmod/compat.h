@@ -17,6 +17,7 @@
 #include <linux/rcupdate.h>
 #include <linux/sched/signal.h>
 #include <linux/version.h>
+#include <net/genetlink.h>
 
 /*
  * Has every thread of @pid's group exited?  thread_group_exited() did this
@@ -35,6 +36,19 @@ static inline bool pcopy_thread_group_exited(struct pid *pid)
 		 (READ_ONCE(task->exit_state) && thread_group_empty(task));
 	rcu_read_unlock();
 	return exited;
+}
+
+/*
+ * The parsed attributes of a dump request: 6.6 moved them into a struct
+ * genl_info inside the dump's info (genl_info_dump()).
+ */
+static inline struct nlattr **pcopy_dump_attrs(struct netlink_callback *cb)
+{
+#if KERNEL_VERSION(6, 6, 0) > LINUX_VERSION_CODE
+	return genl_dumpit_info(cb)->attrs;
+#else
+	return genl_info_dump(cb)->attrs;
+#endif
 }
 
 /* vma->vm_flags became const in 6.3; writers use vm_flags_clear(). */

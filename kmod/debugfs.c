@@ -4,6 +4,7 @@
  * agent only uses netlink.
  *
  *   status                     version, hooks, session counts
+ *   ended                      the ended sessions kept, newest first
  *   sessions/<tgid>/summary    the session's figures, QEMU-style names
  *   sessions/<tgid>/hist       latency histograms as bars (bpftrace style)
  *   sessions/<tgid>/vcpus      the per-vCPU table
@@ -26,7 +27,8 @@ static struct dentry *sessions_dir;
 
 static const char * const feature_names[] = {
 	"uffd_hook", "kvm", "dirty_ring_hook", "vcpu_map", "dirty_reset_hook",
-	"missed_hook", "wake_hook", "exec_hook",
+	"missed_hook", "wake_hook", "exec_hook", "auto_hook",
+	"fork_hook",
 };
 
 static int show_hook(void *arg, const char *name, u64 feature, int err,
@@ -40,6 +42,28 @@ static int show_hook(void *arg, const char *name, u64 feature, int err,
 	else
 		seq_printf(m, "%s:\tattached\n", name);
 	return 0;
+}
+
+static void show_auto(struct seq_file *m)
+{
+	struct pcopy_auto_config cfg;
+	struct pcopy_auto_counters cnt;
+	bool on;
+
+	mutex_lock(&pcopy_sessions_lock);
+	pcopy_auto_get(&on, &cfg, &cnt);
+	mutex_unlock(&pcopy_sessions_lock);
+	seq_printf(m, "auto:\t%s\n", on ? "on" : "off");
+	seq_printf(m, "auto_comm:\t%s\n", cfg.comm);
+	seq_printf(m, "auto_cgroup:\t%llu\n", cfg.cgroup);
+	seq_printf(m, "auto_max:\t%u\n", cfg.max);
+	seq_printf(m, "auto_created:\t%llu\n", cnt.created);
+	seq_printf(m, "auto_filtered:\t%llu\n", cnt.filtered);
+	seq_printf(m, "auto_capped:\t%llu\n", cnt.capped);
+	seq_printf(m, "auto_no_slot:\t%llu\n", cnt.no_slot);
+	seq_printf(m, "auto_follow_forks:\t%d\n", cfg.follow_forks);
+	seq_printf(m, "forks_followed:\t%llu\n", cnt.forks);
+	seq_printf(m, "forks_lost:\t%llu\n", cnt.forks_lost);
 }
 
 static int status_show(struct seq_file *m, void *v)
@@ -66,6 +90,11 @@ static int status_show(struct seq_file *m, void *v)
 	seq_printf(m, "sessions:\t%d\n", atomic_read(&pcopy_nr_sessions));
 	/* live sessions plus ended ones still referenced by blocked faults */
 	seq_printf(m, "sessions_allocated:\t%d\n", atomic_read(&pcopy_nr_allocated));
+	show_auto(m);
+	/* ended sessions kept for reading (not in sessions_allocated) */
+	seq_printf(m, "sessions_ended:\t%u\n", pcopy_ended_count());
+	seq_printf(m, "ended_max:\t%u\n", pcopy_ended_max());
+	seq_printf(m, "ended_secs:\t%u\n", pcopy_ended_secs());
 	seq_printf(m, "uffd_maxactive:\t%u\n", pcopy_uffd_maxactive());
 	seq_printf(m, "faults_missed:\t%llu\n", pcopy_uffd_missed());
 	seq_printf(m, "probe_missed:\t%llu\n", pcopy_probe_missed());
@@ -262,6 +291,39 @@ static int faults_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(faults);
 
+static const char *end_name(u32 why)
+{
+	switch (why) {
+	case PCOPY_END_DELETED:
+		return "deleted";
+	case PCOPY_END_EXITED:
+		return "exited";
+	case PCOPY_END_UNLOAD:
+		return "unload";
+	case PCOPY_END_EXEC_LOST:
+		return "exec_lost";
+	}
+	return "?";
+}
+
+static int ended_show(struct seq_file *m, void *unused)
+{
+	struct pcopy_session *s;
+	u64 seq = U64_MAX;
+
+	seq_printf(m, "%8s %8s %10s %20s %12s\n", "id", "pid", "reason",
+		   "end_time_ns", "faults");
+	mutex_lock(&pcopy_sessions_lock);
+	while ((s = pcopy_session_ended_next(seq))) {
+		seq_printf(m, "%8llu %8d %10s %20llu %12llu\n", s->id, s->tgid,
+			   end_name(s->end_reason), s->end_time, s->st.faults);
+		seq = s->end_seq;
+	}
+	mutex_unlock(&pcopy_sessions_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(ended);
+
 void pcopy_debugfs_session_add(struct pcopy_session *s)
 {
 	char name[16];
@@ -284,6 +346,7 @@ void pcopy_debugfs_init(void)
 {
 	pcopy_dir = debugfs_create_dir("pcopy", NULL);
 	debugfs_create_file("status", 0400, pcopy_dir, NULL, &status_fops);
+	debugfs_create_file("ended", 0400, pcopy_dir, NULL, &ended_fops);
 	sessions_dir = debugfs_create_dir("sessions", pcopy_dir);
 }
 

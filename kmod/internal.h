@@ -21,6 +21,7 @@
 #include <linux/timekeeping.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
+#include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -154,6 +155,21 @@ struct pcopy_session {
 	struct pcopy_mm_bind *bind;	/* under pcopy_bind_lock; NULL: ended */
 	bool live;			/* in the tables, under sessions_lock */
 	bool exec_lost;			/* an exec could not be followed */
+	u64 id;				/* unique, never reused, from 1 */
+	bool auto_attached;		/* created by auto.c */
+	bool follow_forks;		/* children get sessions (auto.c) */
+	u64 parent_id;			/* the session whose fork made this one */
+
+	/*
+	 * Set once at the end, under pcopy_sessions_lock, never cleared;
+	 * end_now also under @lock (the snapshot's clock stops there).
+	 */
+	u64 end_seq;			/* order of ends, from 1; 0: live */
+	u64 end_time;			/* ns since the epoch */
+	u64 end_now;			/* pcopy_now() at the end */
+	u32 end_reason;			/* enum pcopy_end_reason */
+	bool kept;			/* on the ended list (sessions_lock) */
+	struct list_head ended_node;	/* pcopy_ended, newest end first */
 
 	wait_queue_entry_t exit_wait;	/* on pid->wait_pidfd */
 	struct work_struct exit_work;
@@ -202,6 +218,13 @@ void pcopy_session_end(struct pcopy_session *s, enum pcopy_end_reason why);
 void pcopy_session_end_sync(struct pcopy_session *s);
 struct pcopy_session *pcopy_session_find_mm(struct mm_struct *mm);
 struct pcopy_session *pcopy_session_lookup(u32 pid_nr);
+struct pcopy_session *pcopy_session_lookup_ended(u32 pid_nr);
+bool pcopy_session_has_pid(struct pid *pid);
+struct pcopy_session *pcopy_session_lookup_id(u64 id);
+struct pcopy_session *pcopy_session_ended_next(u64 below_seq);
+u32 pcopy_ended_max(void);
+u32 pcopy_ended_secs(void);
+u32 pcopy_ended_count(void);
 void pcopy_session_put(struct pcopy_session *s);
 /*
  * The clock of fault timestamps, blocktime and statistics windows:
@@ -223,6 +246,28 @@ int pcopy_session_set_vcpu(struct pcopy_session *s, struct task_struct *task,
 void pcopy_session_learn_vcpu(struct pcopy_session *s, u32 vcpu);
 void pcopy_session_prune_threads(struct pcopy_session *s);
 void pcopy_session_exec(struct pcopy_session *s, struct mm_struct *mm);
+
+/* auto.c: auto-attach */
+struct pcopy_auto_config {
+	char comm[TASK_COMM_LEN];	/* "": any */
+	u64 cgroup;			/* cgroup v2 id; 0: any */
+	u32 max;			/* auto-attached sessions at most */
+	bool follow_forks;		/* for the sessions it creates */
+};
+
+struct pcopy_auto_counters {
+	u64 created, filtered, capped, no_slot, forks, forks_lost;
+};
+
+void pcopy_auto_init(void);
+void pcopy_auto_exit(void);
+int pcopy_auto_error(void);
+int pcopy_fork_error(void);
+const char *pcopy_fork_reason(void);
+int pcopy_auto_set(bool on, const struct pcopy_auto_config *cfg,
+		   struct netlink_ext_ack *extack);
+void pcopy_auto_get(bool *on, struct pcopy_auto_config *cfg,
+		    struct pcopy_auto_counters *cnt);
 
 /* exec.c: following execve() */
 int pcopy_exec_init(void);

@@ -26,6 +26,10 @@ u64 pcopy_features(void)
 		f |= PCOPY_FEAT_WAKE_HOOK;
 	if (pcopy_exec_available())
 		f |= PCOPY_FEAT_EXEC_HOOK;
+	if (!pcopy_auto_error())
+		f |= PCOPY_FEAT_AUTO_HOOK;
+	if (!pcopy_fork_error())
+		f |= PCOPY_FEAT_FORK_HOOK;
 	return f;
 }
 
@@ -42,6 +46,9 @@ static int __init pcopy_init(void)
 	ret = pcopy_uffd_init();
 	if (ret)
 		goto err_uffd;
+
+	/* a probe that cannot attach only turns its feature bit off */
+	pcopy_auto_init();
 
 	ret = pcopy_kvm_init();
 	if (ret)
@@ -64,6 +71,7 @@ err_netlink:
 err_ring:
 	pcopy_kvm_exit();
 err_kvm:
+	pcopy_auto_exit();
 	pcopy_uffd_exit();
 err_uffd:
 	pcopy_session_exit();
@@ -74,6 +82,7 @@ err_session:
 
 static void __exit pcopy_exit(void)
 {
+	pcopy_auto_exit();
 	pcopy_netlink_close();
 	pcopy_netlink_exit();
 	pcopy_ring_exit();

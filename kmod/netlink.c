@@ -14,6 +14,7 @@
 #include <linux/slab.h>
 #include <net/genetlink.h>
 
+#include "compat.h"
 #include "internal.h"
 
 /*
@@ -43,6 +44,26 @@ static const struct nla_policy pcopy_policy[PCOPY_A_MAX + 1] = {
 	[PCOPY_A_PROBE_MISSED]	 = { .type = NLA_REJECT },
 	[PCOPY_A_HOOKS]		 = { .type = NLA_REJECT },
 	[PCOPY_A_HOOK]		 = { .type = NLA_REJECT },
+	[PCOPY_A_SESSION_ID]	 = NLA_POLICY_MIN(NLA_U64, 1),
+	[PCOPY_A_ENDED]		 = { .type = NLA_FLAG },
+	[PCOPY_A_END_TIME]	 = { .type = NLA_REJECT },
+	[PCOPY_A_ENDED_MAX]	 = { .type = NLA_REJECT },
+	[PCOPY_A_ENDED_SECS]	 = { .type = NLA_REJECT },
+	[PCOPY_A_ENDED_COUNT]	 = { .type = NLA_REJECT },
+	[PCOPY_A_AUTO_ON]	 = NLA_POLICY_MAX(NLA_U8, 1),
+	[PCOPY_A_AUTO_COMM]	 = { .type = NLA_NUL_STRING,
+				     .len = PCOPY_AUTO_COMM_MAXLEN },
+	[PCOPY_A_AUTO_CGROUP]	 = NLA_POLICY_MIN(NLA_U64, 1),
+	[PCOPY_A_AUTO_MAX]	 = NLA_POLICY_RANGE(NLA_U32, 1, PCOPY_MAX_SESSIONS),
+	[PCOPY_A_AUTO_CREATED]	 = { .type = NLA_REJECT },
+	[PCOPY_A_AUTO_FILTERED]	 = { .type = NLA_REJECT },
+	[PCOPY_A_AUTO_CAPPED]	 = { .type = NLA_REJECT },
+	[PCOPY_A_AUTO_NO_SLOT]	 = { .type = NLA_REJECT },
+	[PCOPY_A_AUTO_ATTACHED]	 = { .type = NLA_REJECT },
+	[PCOPY_A_FOLLOW_FORKS]	 = { .type = NLA_FLAG },
+	[PCOPY_A_PARENT_ID]	 = { .type = NLA_REJECT },
+	[PCOPY_A_AUTO_FORKS]	 = { .type = NLA_REJECT },
+	[PCOPY_A_AUTO_FORKS_LOST] = { .type = NLA_REJECT },
 };
 
 static struct genl_family pcopy_family;
@@ -100,9 +121,39 @@ static int put_hooks(struct sk_buff *msg)
 		     pcopy_uffd_wake_error(), "register_kretprobe failed") ||
 	    put_hook(msg, "sched_process_exec", PCOPY_FEAT_EXEC_HOOK,
 		     pcopy_exec_error(), pcopy_exec_reason()) ||
+	    put_hook(msg, "userfaultfd_ioctl", PCOPY_FEAT_AUTO_HOOK,
+		     pcopy_auto_error(), "register_kprobe failed") ||
+	    put_hook(msg, "sched_process_fork", PCOPY_FEAT_FORK_HOOK,
+		     pcopy_fork_error(), pcopy_fork_reason()) ||
 	    pcopy_kvm_hooks(put_hook, msg))
 		return -EMSGSIZE;
 	nla_nest_end(msg, nest);
+	return 0;
+}
+
+static int put_auto(struct sk_buff *msg)
+{
+	struct pcopy_auto_config cfg;
+	struct pcopy_auto_counters cnt;
+	bool on;
+
+	mutex_lock(&pcopy_sessions_lock);
+	pcopy_auto_get(&on, &cfg, &cnt);
+	mutex_unlock(&pcopy_sessions_lock);
+	if (nla_put_u8(msg, PCOPY_A_AUTO_ON, on) ||
+	    (cfg.comm[0] && nla_put_string(msg, PCOPY_A_AUTO_COMM, cfg.comm)) ||
+	    (cfg.cgroup && nla_put_u64_64bit(msg, PCOPY_A_AUTO_CGROUP, cfg.cgroup,
+					     PCOPY_A_PAD)) ||
+	    nla_put_u32(msg, PCOPY_A_AUTO_MAX, cfg.max) ||
+	    nla_put_u64_64bit(msg, PCOPY_A_AUTO_CREATED, cnt.created, PCOPY_A_PAD) ||
+	    nla_put_u64_64bit(msg, PCOPY_A_AUTO_FILTERED, cnt.filtered, PCOPY_A_PAD) ||
+	    nla_put_u64_64bit(msg, PCOPY_A_AUTO_CAPPED, cnt.capped, PCOPY_A_PAD) ||
+	    nla_put_u64_64bit(msg, PCOPY_A_AUTO_NO_SLOT, cnt.no_slot, PCOPY_A_PAD) ||
+	    (cfg.follow_forks && nla_put_flag(msg, PCOPY_A_FOLLOW_FORKS)) ||
+	    nla_put_u64_64bit(msg, PCOPY_A_AUTO_FORKS, cnt.forks, PCOPY_A_PAD) ||
+	    nla_put_u64_64bit(msg, PCOPY_A_AUTO_FORKS_LOST, cnt.forks_lost,
+			      PCOPY_A_PAD))
+		return -EMSGSIZE;
 	return 0;
 }
 
@@ -130,6 +181,10 @@ static int pcopy_nl_get_info(struct sk_buff *skb, struct genl_info *info)
 			      PCOPY_A_PAD) ||
 	    nla_put_u64_64bit(msg, PCOPY_A_PROBE_MISSED, pcopy_probe_missed(),
 			      PCOPY_A_PAD) ||
+	    nla_put_u32(msg, PCOPY_A_ENDED_MAX, pcopy_ended_max()) ||
+	    nla_put_u32(msg, PCOPY_A_ENDED_SECS, pcopy_ended_secs()) ||
+	    nla_put_u32(msg, PCOPY_A_ENDED_COUNT, pcopy_ended_count()) ||
+	    put_auto(msg) ||
 	    put_hooks(msg))
 		goto err_size;
 
@@ -258,6 +313,18 @@ static int put_vcpus(struct sk_buff *skb, const struct pcopy_snapshot *snap,
 	return 0;
 }
 
+/* An ended session: the flag, its reason and its end time. */
+static int put_end(struct sk_buff *skb, struct pcopy_session *s)
+{
+	if (!READ_ONCE(s->end_seq))
+		return 0;
+	if (nla_put_flag(skb, PCOPY_A_ENDED) ||
+	    nla_put_u32(skb, PCOPY_A_END_REASON, s->end_reason) ||
+	    nla_put_u64_64bit(skb, PCOPY_A_END_TIME, s->end_time, PCOPY_A_PAD))
+		return -EMSGSIZE;
+	return 0;
+}
+
 enum fill_vcpus { VCPUS_NO, VCPUS_YES, VCPUS_TRUNCATED };
 
 /*
@@ -274,6 +341,12 @@ static int fill_session(struct sk_buff *skb, const struct pcopy_snapshot *snap,
 	if (!hdr)
 		return -EMSGSIZE;
 	if (nla_put_u32(skb, PCOPY_A_PID, caller_ns ? pid_vnr(s->pid) : s->tgid) ||
+	    nla_put_u64_64bit(skb, PCOPY_A_SESSION_ID, s->id, PCOPY_A_PAD) ||
+	    (s->auto_attached && nla_put_flag(skb, PCOPY_A_AUTO_ATTACHED)) ||
+	    (READ_ONCE(s->follow_forks) && nla_put_flag(skb, PCOPY_A_FOLLOW_FORKS)) ||
+	    (s->parent_id && nla_put_u64_64bit(skb, PCOPY_A_PARENT_ID, s->parent_id,
+					       PCOPY_A_PAD)) ||
+	    put_end(skb, s) ||
 	    put_stats(skb, snap) ||
 	    (vcpus == VCPUS_YES && put_vcpus(skb, snap, caller_ns)) ||
 	    (vcpus == VCPUS_TRUNCATED && nla_put_flag(skb, PCOPY_A_TRUNCATED)) ||
@@ -337,12 +410,18 @@ out:
 static struct pcopy_session *session_from_info(struct genl_info *info)
 {
 	struct pcopy_session *s;
+	u32 pid_nr;
 
 	if (MISSING(info, PCOPY_A_PID, "PCOPY_A_PID"))
 		return ERR_PTR(-EINVAL);
 
+	pid_nr = nla_get_u32(info->attrs[PCOPY_A_PID]);
 	mutex_lock(&pcopy_sessions_lock);
-	s = pcopy_session_lookup(nla_get_u32(info->attrs[PCOPY_A_PID]));
+	s = pcopy_session_lookup(pid_nr);
+	/* only SESSION_GET takes PCOPY_A_ENDED: the others find live ones */
+	if (!s && info->genlhdr->cmd == PCOPY_CMD_SESSION_GET &&
+	    nla_get_flag(info->attrs[PCOPY_A_ENDED]))
+		s = pcopy_session_lookup_ended(pid_nr);
 	if (s && !pcopy_session_get(s))
 		s = NULL;
 	mutex_unlock(&pcopy_sessions_lock);
@@ -359,11 +438,18 @@ static int pcopy_nl_session_new(struct sk_buff *skb, struct genl_info *info)
 	struct nlattr *attr = info->attrs[PCOPY_A_PID];
 	struct pcopy_session *s;
 	struct pid *pid;
+	bool follow;
 	int ret;
 
 	if (MISSING(info, PCOPY_A_PID, "PCOPY_A_PID"))
 		return -EINVAL;
 
+	follow = nla_get_flag(info->attrs[PCOPY_A_FOLLOW_FORKS]);
+	if (follow && pcopy_fork_error()) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[PCOPY_A_FOLLOW_FORKS],
+				    "forks cannot be followed on this kernel");
+		return -EOPNOTSUPP;
+	}
 	pid = find_get_pid(nla_get_u32(attr));
 	if (!pid) {
 		NL_SET_ERR_MSG_ATTR(info->extack, attr, "no such process");
@@ -383,6 +469,7 @@ static int pcopy_nl_session_new(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_BAD_ATTR(info->extack, attr);
 		return PTR_ERR(s);
 	}
+	WRITE_ONCE(s->follow_forks, follow);
 	pcopy_session_get(s);
 	pcopy_netlink_notify_new(s);
 	mutex_unlock(&pcopy_sessions_lock);
@@ -418,9 +505,41 @@ static int pcopy_nl_session_reset(struct sk_buff *skb, struct genl_info *info)
 	return 0;
 }
 
+/*
+ * SESSION_GET: by PCOPY_A_SESSION_ID (live or ended, and the pid must match
+ * if given too), or by PCOPY_A_PID: the live session, else with
+ * PCOPY_A_ENDED the newest ended one.  With a reference.
+ */
+static struct pcopy_session *session_get_from_info(struct genl_info *info)
+{
+	struct nlattr *id_attr = info->attrs[PCOPY_A_SESSION_ID];
+	struct nlattr *pid_attr = info->attrs[PCOPY_A_PID];
+	struct pcopy_session *s;
+
+	if (!id_attr)
+		return session_from_info(info);
+	mutex_lock(&pcopy_sessions_lock);
+	s = pcopy_session_lookup_id(nla_get_u64(id_attr));
+	if (s && pid_attr && pid_vnr(s->pid) != nla_get_u32(pid_attr))
+		s = NULL;
+	if (s && !pcopy_session_get(s))
+		s = NULL;
+	mutex_unlock(&pcopy_sessions_lock);
+	if (!s) {
+		if (pid_attr)
+			NL_SET_ERR_MSG_ATTR(info->extack, id_attr,
+					    "no such session of that process");
+		else
+			NL_SET_ERR_MSG_ATTR(info->extack, id_attr,
+					    "no such session");
+		return ERR_PTR(-ENOENT);
+	}
+	return s;
+}
+
 static int pcopy_nl_session_get(struct sk_buff *skb, struct genl_info *info)
 {
-	struct pcopy_session *s = session_from_info(info);
+	struct pcopy_session *s = session_get_from_info(info);
 	int ret;
 
 	if (IS_ERR(s))
@@ -430,12 +549,41 @@ static int pcopy_nl_session_get(struct sk_buff *skb, struct genl_info *info)
 	return ret;
 }
 
-/* cb->args[0]: the global tgid to resume from; args[1]: the snapshot. */
+/* A dump of the ended sessions (PCOPY_A_ENDED) rather than the live ones? */
+static bool pcopy_dump_ended(struct netlink_callback *cb)
+{
+	struct nlattr **attrs = pcopy_dump_attrs(cb);
+
+	return attrs && nla_get_flag(attrs[PCOPY_A_ENDED]);
+}
+
+/* One dump message for @s; too big even alone: without the vCPU table. */
+static int dump_one(struct sk_buff *skb, struct netlink_callback *cb,
+		    struct pcopy_snapshot *snap, struct pcopy_session *s)
+{
+	bool first = !skb->len;
+	int ret;
+
+	pcopy_stats_snapshot(s, snap);
+	ret = fill_session(skb, snap, s, NETLINK_CB(cb->skb).portid,
+			   cb->nlh->nlmsg_seq, NLM_F_MULTI,
+			   PCOPY_CMD_SESSION_GET, VCPUS_YES, true);
+	if (ret && first)
+		ret = fill_session(skb, snap, s, NETLINK_CB(cb->skb).portid,
+				   cb->nlh->nlmsg_seq, NLM_F_MULTI,
+				   PCOPY_CMD_SESSION_GET, VCPUS_TRUNCATED, true);
+	return ret;
+}
+
+/*
+ * cb->args[0]: the global tgid to resume from (live sessions) or the end
+ * sequence to go below (ended ones, args[2] set); args[1]: the snapshot.
+ */
 static int pcopy_nl_session_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct pcopy_snapshot *snap = (struct pcopy_snapshot *)cb->args[1];
-	unsigned long idx;
 	struct pcopy_session *s;
+	unsigned long idx;
 	int ret = 0;
 
 	if (!snap) {
@@ -443,25 +591,26 @@ static int pcopy_nl_session_dump(struct sk_buff *skb, struct netlink_callback *c
 		if (!snap)
 			return -ENOMEM;
 		cb->args[1] = (long)snap;
+		cb->args[2] = pcopy_dump_ended(cb);
+		if (cb->args[2])
+			cb->args[0] = LONG_MAX;
 	}
 
 	mutex_lock(&pcopy_sessions_lock);
-	xa_for_each_start(&pcopy_sessions, idx, s, cb->args[0]) {
-		bool first = !skb->len;
-
-		pcopy_stats_snapshot(s, snap);
-		ret = fill_session(skb, snap, s, NETLINK_CB(cb->skb).portid,
-				   cb->nlh->nlmsg_seq, NLM_F_MULTI,
-				   PCOPY_CMD_SESSION_GET, VCPUS_YES, true);
-		/* too big even alone: send it without the vCPU table */
-		if (ret && first)
-			ret = fill_session(skb, snap, s, NETLINK_CB(cb->skb).portid,
-					   cb->nlh->nlmsg_seq, NLM_F_MULTI,
-					   PCOPY_CMD_SESSION_GET, VCPUS_TRUNCATED,
-					   true);
-		if (ret)
-			break;
-		cb->args[0] = idx + 1;
+	if (cb->args[2]) {
+		while ((s = pcopy_session_ended_next(cb->args[0]))) {
+			ret = dump_one(skb, cb, snap, s);
+			if (ret)
+				break;
+			cb->args[0] = s->end_seq;
+		}
+	} else {
+		xa_for_each_start(&pcopy_sessions, idx, s, cb->args[0]) {
+			ret = dump_one(skb, cb, snap, s);
+			if (ret)
+				break;
+			cb->args[0] = idx + 1;
+		}
 	}
 	mutex_unlock(&pcopy_sessions_lock);
 	if (ret && !skb->len)
@@ -521,6 +670,41 @@ out:
 	return ret;
 }
 
+static int pcopy_nl_set_auto(struct sk_buff *skb, struct genl_info *info)
+{
+	struct pcopy_auto_config cfg = { .max = PCOPY_MAX_SESSIONS };
+	struct nlattr **tb = info->attrs;
+	bool on;
+	int ret;
+
+	if (MISSING(info, PCOPY_A_AUTO_ON, "PCOPY_A_AUTO_ON"))
+		return -EINVAL;
+	on = nla_get_u8(tb[PCOPY_A_AUTO_ON]);
+	if (on) {
+		/* the kernel keeps TASK_COMM_LEN - 1 characters of a name */
+		if (tb[PCOPY_A_AUTO_COMM])
+			nla_strscpy(cfg.comm, tb[PCOPY_A_AUTO_COMM], sizeof(cfg.comm));
+		if (tb[PCOPY_A_AUTO_CGROUP])
+			cfg.cgroup = nla_get_u64(tb[PCOPY_A_AUTO_CGROUP]);
+		if (tb[PCOPY_A_AUTO_MAX])
+			cfg.max = nla_get_u32(tb[PCOPY_A_AUTO_MAX]);
+		cfg.follow_forks = nla_get_flag(tb[PCOPY_A_FOLLOW_FORKS]);
+	} else if (tb[PCOPY_A_AUTO_COMM] || tb[PCOPY_A_AUTO_CGROUP] ||
+		   tb[PCOPY_A_AUTO_MAX] || tb[PCOPY_A_FOLLOW_FORKS]) {
+		NL_SET_ERR_MSG(info->extack, "a filter needs PCOPY_A_AUTO_ON 1");
+		return -EINVAL;
+	}
+	if (cfg.follow_forks && pcopy_fork_error()) {
+		NL_SET_ERR_MSG_ATTR(info->extack, tb[PCOPY_A_FOLLOW_FORKS],
+				    "forks cannot be followed on this kernel");
+		return -EOPNOTSUPP;
+	}
+	mutex_lock(&pcopy_sessions_lock);
+	ret = pcopy_auto_set(on, &cfg, info->extack);
+	mutex_unlock(&pcopy_sessions_lock);
+	return ret;
+}
+
 static const struct genl_ops pcopy_ops[] = {
 	{
 		.cmd = PCOPY_CMD_GET_INFO,
@@ -553,6 +737,11 @@ static const struct genl_ops pcopy_ops[] = {
 		.cmd = PCOPY_CMD_SET_VCPU,
 		.flags = GENL_ADMIN_PERM,
 		.doit = pcopy_nl_set_vcpu,
+	},
+	{
+		.cmd = PCOPY_CMD_SET_AUTO,
+		.flags = GENL_ADMIN_PERM,
+		.doit = pcopy_nl_set_auto,
 	},
 };
 
@@ -589,7 +778,8 @@ void pcopy_netlink_notify_new(struct pcopy_session *s)
 	if (!msg)
 		return;
 	hdr = genlmsg_put(msg, 0, 0, &pcopy_family, 0, PCOPY_CMD_SESSION_NEW);
-	if (!hdr || nla_put_u32(msg, PCOPY_A_PID, s->tgid)) {
+	if (!hdr || nla_put_u32(msg, PCOPY_A_PID, s->tgid) ||
+	    nla_put_u64_64bit(msg, PCOPY_A_SESSION_ID, s->id, PCOPY_A_PAD)) {
 		nlmsg_free(msg);
 		return;
 	}
@@ -612,6 +802,7 @@ void pcopy_netlink_notify_end(struct pcopy_session *s, enum pcopy_end_reason why
 		goto out;
 	hdr = genlmsg_put(msg, 0, 0, &pcopy_family, 0, PCOPY_CMD_SESSION_DEL);
 	if (!hdr || nla_put_u32(msg, PCOPY_A_PID, s->tgid) ||
+	    nla_put_u64_64bit(msg, PCOPY_A_SESSION_ID, s->id, PCOPY_A_PAD) ||
 	    nla_put_u32(msg, PCOPY_A_END_REASON, why) ||
 	    put_stats(msg, snap)) {
 		nlmsg_free(msg);

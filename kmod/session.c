@@ -20,11 +20,19 @@
  * instances whose handler will never run again, so their references are
  * never dropped: pcopy_session_exit() frees what is left by force, after
  * the hooks are gone.
+ *
+ * Ended sessions linger: the newest ended_max of them stay on pcopy_ended,
+ * which takes over the tables' reference, for ended_secs seconds, so that
+ * their final figures can still be read (by id, or by pid on request:
+ * never mixed with a new session of a reused pid).  A session ended by
+ * the unload is not kept.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/pid.h>
+#include <linux/pid_namespace.h>
 #include <linux/rculist.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -50,6 +58,161 @@ static LIST_HEAD(pcopy_all_sessions);
 static DEFINE_SPINLOCK(all_sessions_lock);
 
 static struct workqueue_struct *pcopy_wq;
+
+/* Ended sessions kept, under pcopy_sessions_lock; see above. */
+#define PCOPY_ENDED_LIMIT	256
+static LIST_HEAD(pcopy_ended);
+static unsigned int nr_ended;
+static u64 last_id, last_end_seq;
+static bool ended_closing;
+static unsigned int ended_max = 16;
+static unsigned int ended_secs = 3600;
+static void ended_expire_work(struct work_struct *work);
+static DECLARE_DELAYED_WORK(ended_work, ended_expire_work);
+
+static void ended_drop(struct pcopy_session *s)
+{
+	lockdep_assert_held(&pcopy_sessions_lock);
+	list_del(&s->ended_node);
+	s->kept = false;
+	nr_ended--;
+	atomic_inc(&pcopy_nr_allocated);
+	pcopy_session_put(s);
+}
+
+/* Apply ended_max now, and ended_secs now and when the oldest expires. */
+static void ended_prune(void)
+{
+	u64 ttl = (u64)READ_ONCE(ended_secs) * NSEC_PER_SEC;
+	struct pcopy_session *s, *tmp;
+	u64 now = pcopy_now();
+
+	lockdep_assert_held(&pcopy_sessions_lock);
+	while (nr_ended > READ_ONCE(ended_max))
+		ended_drop(list_last_entry(&pcopy_ended, struct pcopy_session,
+					   ended_node));
+	if (!ttl)
+		return;
+	list_for_each_entry_safe_reverse(s, tmp, &pcopy_ended, ended_node) {
+		u64 age = now - s->end_now;
+
+		if (age < ttl) {
+			if (!ended_closing)
+				mod_delayed_work(pcopy_wq, &ended_work,
+						 nsecs_to_jiffies(ttl - age) + 1);
+			return;
+		}
+		ended_drop(s);
+	}
+}
+
+static void ended_expire_work(struct work_struct *work)
+{
+	mutex_lock(&pcopy_sessions_lock);
+	ended_prune();
+	mutex_unlock(&pcopy_sessions_lock);
+}
+
+static int ended_param_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int n;
+	int ret;
+
+	ret = kstrtouint(val, 0, &n);
+	if (ret)
+		return ret;
+	if (kp->arg == &ended_max && n > PCOPY_ENDED_LIMIT) {
+		pr_err("ended_max=%u is out of range (0..%u)\n", n,
+		       PCOPY_ENDED_LIMIT);
+		return -ERANGE;
+	}
+	mutex_lock(&pcopy_sessions_lock);
+	WRITE_ONCE(*(unsigned int *)kp->arg, n);
+	ended_prune();
+	mutex_unlock(&pcopy_sessions_lock);
+	return 0;
+}
+
+static const struct kernel_param_ops ended_param_ops = {
+	.set = ended_param_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(ended_max, &ended_param_ops, &ended_max, 0644);
+MODULE_PARM_DESC(ended_max, "ended sessions kept, newest first (0..256, default 16)");
+module_param_cb(ended_secs, &ended_param_ops, &ended_secs, 0644);
+MODULE_PARM_DESC(ended_secs, "seconds an ended session is kept (0: no limit; default 3600)");
+
+u32 pcopy_ended_max(void)
+{
+	return READ_ONCE(ended_max);
+}
+
+u32 pcopy_ended_secs(void)
+{
+	return READ_ONCE(ended_secs);
+}
+
+u32 pcopy_ended_count(void)
+{
+	return READ_ONCE(nr_ended);
+}
+
+/* Is @s's process visible (has a pid) in the caller's pid namespace? */
+static pid_t vnr(struct pcopy_session *s)
+{
+	return pid_nr_ns(s->pid, task_active_pid_ns(current));
+}
+
+/* Does the process of @pid have a live session? */
+bool pcopy_session_has_pid(struct pid *pid)
+{
+	struct pcopy_session *s;
+
+	lockdep_assert_held(&pcopy_sessions_lock);
+	s = xa_load(&pcopy_sessions, pid_nr_ns(pid, &init_pid_ns));
+	return s && s->pid == pid;
+}
+
+/* The newest ended session of pid @pid_nr (the caller's namespace). */
+struct pcopy_session *pcopy_session_lookup_ended(u32 pid_nr)
+{
+	struct pcopy_session *s;
+
+	lockdep_assert_held(&pcopy_sessions_lock);
+	list_for_each_entry(s, &pcopy_ended, ended_node)
+		if (vnr(s) == pid_nr)
+			return s;
+	return NULL;
+}
+
+/* Session @id, live or kept, if the caller can see its process. */
+struct pcopy_session *pcopy_session_lookup_id(u64 id)
+{
+	struct pcopy_session *s;
+	unsigned long idx;
+
+	lockdep_assert_held(&pcopy_sessions_lock);
+	xa_for_each(&pcopy_sessions, idx, s)
+		if (s->id == id)
+			return vnr(s) ? s : NULL;
+	list_for_each_entry(s, &pcopy_ended, ended_node)
+		if (s->id == id)
+			return vnr(s) ? s : NULL;
+	return NULL;
+}
+
+/* For a dump: the newest kept session that ended before @below_seq. */
+struct pcopy_session *pcopy_session_ended_next(u64 below_seq)
+{
+	struct pcopy_session *s;
+
+	lockdep_assert_held(&pcopy_sessions_lock);
+	list_for_each_entry(s, &pcopy_ended, ended_node)
+		if (s->end_seq < below_seq && vnr(s))
+			return s;
+	return NULL;
+}
 
 /* Under rcu_read_lock(): the hooks, and the control plane's checks. */
 struct pcopy_session *pcopy_session_find_mm(struct mm_struct *mm)
@@ -293,6 +456,7 @@ struct pcopy_session *pcopy_session_new(struct pid *pid,
 		goto err_free;
 	}
 	refcount_set(&s->ref, 1);
+	s->id = ++last_id;
 	s->pid = get_pid(pid);
 	s->tgid = tgid;
 	raw_spin_lock_init(&s->lock);
@@ -361,6 +525,8 @@ err_mm:
 /* Take @s out of every table and drop the tables' reference. */
 void pcopy_session_end(struct pcopy_session *s, enum pcopy_end_reason why)
 {
+	unsigned long flags;
+
 	lockdep_assert_held(&pcopy_sessions_lock);
 
 	if (!s->live)
@@ -373,8 +539,25 @@ void pcopy_session_end(struct pcopy_session *s, enum pcopy_end_reason why)
 		queue_rcu_work(pcopy_wq, &s->ring_end_rwork);
 	remove_wait_queue(&s->pid->wait_pidfd, &s->exit_wait);
 	pcopy_debugfs_session_remove(s);
+
+	s->end_reason = why;
+	s->end_time = ktime_get_real_ns();
+	s->end_seq = ++last_end_seq;
+	raw_spin_lock_irqsave(&s->lock, flags);
+	s->end_now = pcopy_now();
+	raw_spin_unlock_irqrestore(&s->lock, flags);
 	pcopy_netlink_notify_end(s, why);
-	pcopy_session_put(s);
+
+	if (why == PCOPY_END_UNLOAD || ended_closing || !READ_ONCE(ended_max)) {
+		pcopy_session_put(s);
+		return;
+	}
+	/* the ended list takes over the tables' reference */
+	s->kept = true;
+	list_add(&s->ended_node, &pcopy_ended);
+	nr_ended++;
+	atomic_dec(&pcopy_nr_allocated);
+	ended_prune();
 }
 
 /*
@@ -617,7 +800,11 @@ void pcopy_session_exit(void)
 	mutex_lock(&pcopy_sessions_lock);
 	xa_for_each(&pcopy_sessions, idx, s)
 		pcopy_session_end(s, PCOPY_END_UNLOAD);
+	ended_closing = true;
+	list_for_each_entry_safe(s, tmp, &pcopy_ended, ended_node)
+		ended_drop(s);
 	mutex_unlock(&pcopy_sessions_lock);
+	cancel_delayed_work_sync(&ended_work);
 
 	/* exit works and RCU frees queued before this point */
 	rcu_barrier();

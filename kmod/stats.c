@@ -252,7 +252,8 @@ void pcopy_stats_snapshot(struct pcopy_session *s, struct pcopy_snapshot *snap)
 
 	snap->tgid = s->tgid;
 	raw_spin_lock_irqsave(&s->lock, flags);
-	snap->now = pcopy_now();
+	/* an ended session's clock stopped at its end */
+	snap->now = s->end_now ? s->end_now : pcopy_now();
 	*st = s->st;
 	memcpy(snap->vcpus, s->vcpus, sizeof(snap->vcpus));
 	gen = s->dirty_gen;

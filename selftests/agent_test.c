@@ -200,7 +200,8 @@ TEST_F(ag, qemu_block)
 {
 	const uint64_t nfaults = NONVCPU_FAULTS + VCPU_FAULTS;
 	int64_t list[QEMU_VCPU + 1], dist[PCOPY_HIST_US_BUCKETS];
-	char expect[4096], label[64], *copy, *line, *save;
+	char expect[4096], label[128], *copy, *line, *save;
+	pid_t other;
 	unsigned long long count, sum = 0, in_bucket = 0;
 	struct json_object *root, *q;
 	const struct vcpu_stat *vc;
@@ -310,16 +311,34 @@ TEST_F(ag, qemu_block)
 	EXPECT_NE(NULL, strstr(self->out, "--qemu prints QEMU's text block")) TH_LOG("%s", self->out);
 	drop(&self->out);
 
-	/* errors go to stderr only: stdout stays empty for the parser */
+	/* untracked: the module keeps the ended session, stats shows it */
 	ASSERT_EQ(0, agent(&self->out, "untrack %d", self->pid));
 	drop(&self->out);
-	EXPECT_EQ(1, agent_stdout(&self->out, "stats --qemu %d", self->pid));
+	EXPECT_EQ(0, agent_stdout(&self->out, "stats --qemu %d", self->pid));
+	EXPECT_NE(NULL, strstr(self->out, "Postcopy Blocktime (ms): ")) TH_LOG("%s", self->out);
+	drop(&self->out);
+	EXPECT_EQ(0, agent_stdout(&self->out, "stats %d", self->pid));
+	snprintf(label, sizeof(label), "pid %d: ENDED (untracked) at ", self->pid);
+	EXPECT_EQ(self->out, strstr(self->out, label)) TH_LOG("%s", self->out);
+	drop(&self->out);
+
+	/* errors go to stderr only: stdout stays empty for the parser */
+	other = fork();
+	ASSERT_LE(0, other);
+	if (other == 0) {
+		pause();	/* never tracked */
+		_exit(0);
+	}
+	EXPECT_EQ(1, agent_stdout(&self->out, "stats --qemu %d", other));
 	EXPECT_STREQ("", self->out);
 	drop(&self->out);
-	EXPECT_EQ(1, agent(&self->out, "stats --qemu %d", self->pid));
-	snprintf(label, sizeof(label), "pcopy: stats %d: pid %d is not tracked\n",
-		 self->pid, self->pid);
+	EXPECT_EQ(1, agent(&self->out, "stats --qemu %d", other));
+	snprintf(label, sizeof(label),
+		 "pcopy: stats %d: pid %d is not tracked (and no ended session of it is kept)\n",
+		 other, other);
 	EXPECT_NE(NULL, strstr(self->out, label)) TH_LOG("%s", self->out);
+	kill(other, SIGKILL);
+	waitpid(other, NULL, 0);
 }
 
 TEST_F(ag, bad_arguments)

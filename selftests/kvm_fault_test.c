@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
 #include <linux/kvm.h>
 #include <linux/userfaultfd.h>
 
@@ -412,6 +413,96 @@ TEST(session_follows_exec)
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	nl_socket_free(sk);
 	free(st);
+}
+
+/*
+ * pcopy run: this program in guest mode, started by "pcopy run --json F
+ * --", runs the guest on vCPU 2, then execs itself for vCPU 6.  The
+ * session starts before the command's first instruction and its final
+ * figures, read after the exit, count every fault of both images.
+ */
+TEST(run_tracks_from_the_first_instruction)
+{
+	const char *jf = "/tmp/pcopy-kvm-run.json";
+	int res[2], hold[2], status, i;
+	int vcpu[2], tid[2], served[2], vf[2], ok[2];
+	struct json_object *o, *v, *e;
+	char self[4096], word[8], *json;
+	size_t n, k;
+	ssize_t len;
+	FILE *f;
+	pid_t pid;
+
+	ASSERT_EQ(0, module_ensure_loaded());
+	if (!have_kvm())
+		SKIP(return, "no /dev/kvm");
+	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	ASSERT_LT(0, len);
+	self[len] = 0;
+	unlink(jf);
+	ASSERT_EQ(0, pipe(res));
+	ASSERT_EQ(0, pipe(hold));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (dup2(res[1], 3) < 0 || dup2(hold[0], 4) < 0)
+			_exit(126);
+		if (res[0] != 3 && res[0] != 4)
+			close(res[0]);
+		if (hold[1] != 3 && hold[1] != 4)
+			close(hold[1]);
+		execl(src_path("agent/pcopy"), "pcopy", "run", "--json", jf, "--",
+		      self, "--guest", "2", "6", (char *)NULL);
+		_exit(127);
+	}
+	close(res[1]);
+	close(hold[0]);
+	f = fdopen(res[0], "r");
+	ASSERT_NE(NULL, f);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(6, fscanf(f, "%7s %d %d %d %d %d", word, &vcpu[i], &tid[i],
+				    &served[i], &vf[i], &ok[i]))
+			TH_LOG("guest run %d did not report", i);
+		ASSERT_STREQ("ok", word);
+		EXPECT_EQ(1, ok[i]);
+	}
+	close(hold[1]);
+	fclose(f);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("%#x", status);
+
+	json = read_file(jf);
+	ASSERT_NE(NULL, json);
+	o = json_tokener_parse(json);
+	free(json);
+	ASSERT_NE(NULL, o);
+#define J(key) (json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : -1)
+	EXPECT_EQ(served[0] + served[1], J("faults"));
+	EXPECT_EQ(vf[0] + vf[1], J("vcpu_faults"));
+	EXPECT_EQ(2 * HELPER_PAGES, J("nonvcpu_faults"));
+	EXPECT_EQ(2 * GUEST_PAGES, J("nowait_faults"));
+	/* the fork of pcopy execs this program, which execs itself */
+	EXPECT_EQ(2, J("execs"));
+	EXPECT_EQ(0, J("outstanding"));
+#undef J
+	ASSERT_TRUE(json_object_object_get_ex(o, "ended", &e));
+	ASSERT_TRUE(json_object_object_get_ex(e, "reason", &e));
+	EXPECT_STREQ("exited", json_object_get_string(e));
+	ASSERT_TRUE(json_object_object_get_ex(o, "vcpus", &e));
+	n = json_object_array_length(e);
+	EXPECT_EQ(2, n);
+	for (k = 0; k < n && k < 2; k++) {
+		struct json_object *x = json_object_array_get_idx(e, k);
+
+		ASSERT_TRUE(json_object_object_get_ex(x, "index", &v));
+		EXPECT_EQ(vcpu[k], json_object_get_int64(v));
+		ASSERT_TRUE(json_object_object_get_ex(x, "tid", &v));
+		EXPECT_EQ(tid[k], json_object_get_int64(v));
+		ASSERT_TRUE(json_object_object_get_ex(x, "faults", &v));
+		EXPECT_EQ(vf[k], json_object_get_int64(v));
+	}
+	json_object_put(o);
+	unlink(jf);
 }
 
 #define main harness_main

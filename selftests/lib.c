@@ -373,6 +373,9 @@ int parse_session(struct nlattr **tb, struct sess_stats *st)
 		return -EPROTO;
 	st->pid = nla_get_u32(tb[PCOPY_A_PID]);
 	st->end_reason = tb[PCOPY_A_END_REASON] ? nla_get_u32(tb[PCOPY_A_END_REASON]) : ~0u;
+	st->session_id = tb[PCOPY_A_SESSION_ID] ? nla_get_u64(tb[PCOPY_A_SESSION_ID]) : 0;
+	st->ended = tb[PCOPY_A_ENDED];
+	st->end_time = tb[PCOPY_A_END_TIME] ? nla_get_u64(tb[PCOPY_A_END_TIME]) : 0;
 	if (nla_parse_nested(s, PCOPY_STATS_A_MAX, tb[PCOPY_A_STATS], NULL))
 		return -EPROTO;
 	st->faults = get64(s, PCOPY_STATS_A_FAULTS);
@@ -436,6 +439,32 @@ int sess_get(struct nl_sock *sk, int fam, uint32_t pid, struct sess_stats *st)
 	if (!ret)
 		ret = r.reply ? parse_session(r.tb, st) : -EPROTO;
 	nl_result_free(&r);
+	return ret;
+}
+
+int sess_get_by(struct nl_sock *sk, int fam, uint32_t pid, uint64_t id, bool ended,
+		struct sess_stats *st, struct nl_result *rp)
+{
+	struct nl_msg *msg = pcopy_msg(fam, PCOPY_CMD_SESSION_GET, 0);
+	struct nl_result r;
+	int ret;
+
+	if (!msg)
+		return -ENOMEM;
+	if ((pid && nla_put_u32(msg, PCOPY_A_PID, pid)) ||
+	    (id && nla_put_u64(msg, PCOPY_A_SESSION_ID, id)) ||
+	    (ended && nla_put_flag(msg, PCOPY_A_ENDED))) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	ret = nl_xfer(sk, msg, &r);
+	nlmsg_free(msg);
+	if (!ret && st)
+		ret = r.reply ? parse_session(r.tb, st) : -EPROTO;
+	if (rp)
+		*rp = r;
+	else
+		nl_result_free(&r);
 	return ret;
 }
 

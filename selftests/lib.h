@@ -84,13 +84,22 @@ struct sess_stats {
 	struct vcpu_stat vcpus[TEST_MAX_VCPUS];
 	uint64_t hist_ns[PCOPY_HIST_NS_BUCKETS], hist_us[PCOPY_HIST_US_BUCKETS];
 	bool truncated;
-	uint32_t end_reason;		/* events only */
+	uint32_t end_reason;		/* events and ended sessions; else ~0 */
+	uint64_t session_id;		/* PCOPY_A_SESSION_ID */
+	bool ended;			/* PCOPY_A_ENDED */
+	uint64_t end_time;		/* PCOPY_A_END_TIME, ns since the epoch */
 };
 
 /* A command that only carries PCOPY_A_PID; returns -errno. */
 int sess_cmd(struct nl_sock *sk, int fam, uint8_t cmd, uint32_t pid,
 	     struct nl_result *r);
 int sess_get(struct nl_sock *sk, int fam, uint32_t pid, struct sess_stats *st);
+/*
+ * SESSION_GET by @pid and/or session @id (0: left out), with the
+ * PCOPY_A_ENDED flag if @ended; -errno, the result in @r if not NULL.
+ */
+int sess_get_by(struct nl_sock *sk, int fam, uint32_t pid, uint64_t id, bool ended,
+		struct sess_stats *st, struct nl_result *r);
 int set_vcpu(struct nl_sock *sk, int fam, uint32_t pid, uint32_t tid,
 	     uint32_t vcpu, struct nl_result *r);
 /* Fill @st from the attributes of a session message; -EPROTO if malformed. */

@@ -50,7 +50,8 @@ static char *trim(char *s)
 static uint64_t expected_features(void)
 {
 	uint64_t f = PCOPY_FEAT_UFFD_HOOK | PCOPY_FEAT_MISSED_HOOK |
-		     PCOPY_FEAT_WAKE_HOOK | PCOPY_FEAT_EXEC_HOOK;
+		     PCOPY_FEAT_WAKE_HOOK | PCOPY_FEAT_EXEC_HOOK |
+		     PCOPY_FEAT_AUTO_HOOK | PCOPY_FEAT_FORK_HOOK;
 
 	if (access("/sys/module/kvm", F_OK) == 0)
 		f |= PCOPY_FEAT_KVM | PCOPY_FEAT_DIRTY_RING_HOOK |

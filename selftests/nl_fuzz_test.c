@@ -976,6 +976,12 @@ static void after_fuzz(struct __test_metadata *_metadata, FIXTURE_DATA(fz) *self
 	EXPECT_NE(NULL, r.tb[PCOPY_A_MODULE_VERSION]);
 	nl_result_free(&r);
 	nlmsg_free(msg);
+	/* the fuzz may have turned auto-attach on: off, for the tests after */
+	msg = pcopy_msg(self->fam, PCOPY_CMD_SET_AUTO, 0);
+	ASSERT_EQ(0, nla_put_u8(msg, PCOPY_A_AUTO_ON, 0));
+	EXPECT_EQ(0, nl_xfer(self->sk, msg, &r));
+	nl_result_free(&r);
+	nlmsg_free(msg);
 	/* the fuzzer's sessions can only be of our child: delete it */
 	ret = sess_cmd(self->sk, self->fam, PCOPY_CMD_SESSION_DEL, self->target, &r);
 	nl_result_free(&r);

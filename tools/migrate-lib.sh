@@ -47,6 +47,8 @@ mig_cleanup() {
 			cp "$T"/$g "$OUT"/ 2>/dev/null
 		done
 	fi
+	# a tmpfs the script mounted inside $T (MIG_UMOUNT)
+	[ -n "${MIG_UMOUNT:-}" ] && umount "$MIG_UMOUNT" 2>/dev/null
 	if [ -n "$T" ]; then
 		if [ "${KEEP:-0}" = 1 ] || [ "$fails" != 0 ]; then
 			echo "$MIG_NAME: files kept in $T"

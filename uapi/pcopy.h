@@ -40,6 +40,10 @@
  *					session's PCOPY_STATS_A_MISSED
  *	  PCOPY_A_PROBE_MISSED		u64, hits of pcopy's probes that the
  *					kprobes core skipped (recursion)
+ *	  PCOPY_A_ENDED_MAX		u32, ended sessions kept (ended_max)
+ *	  PCOPY_A_ENDED_SECS		u32, how long, in seconds (ended_secs;
+ *					0: no limit)
+ *	  PCOPY_A_ENDED_COUNT		u32, ended sessions kept now
  *	  PCOPY_A_HOOKS			nested, one PCOPY_A_HOOK (nested,
  *					PCOPY_HOOK_A_*) per hook: its name, the
  *					PCOPY_FEAT_* bit it provides, and while
@@ -66,8 +70,24 @@
  * (PCOPY_END_EXEC_LOST: no memory for the new binding), or when the module
  * is unloaded; each end is announced on the "events" multicast group.
  *
+ * Every session has an id, unique for the module's lifetime and never
+ * reused (PCOPY_A_SESSION_ID, from 1).  An ended session lingers, unless
+ * the module is unloading: the last PCOPY_A_ENDED_MAX ended sessions keep
+ * their full state, frozen at the end, for PCOPY_A_ENDED_SECS seconds (0:
+ * no time limit); both are module parameters (ended_max, ended_secs),
+ * writable at run time.  Ended sessions are never found by pid alone: a
+ * request asks for them with PCOPY_A_ENDED or names one by its id, so a
+ * new session of a reused pid and an ended one never mix.
+ *
  * PCOPY_CMD_SESSION_NEW
- *	Request: PCOPY_A_PID (required).
+ *	Request: PCOPY_A_PID (required); PCOPY_A_FOLLOW_FORKS: every child
+ *	process the process forks gets a session of its own too, shortly
+ *	after the fork, following forks in turn and carrying
+ *	PCOPY_A_PARENT_ID (needs PCOPY_FEAT_FORK_HOOK, else EOPNOTSUPP).  A
+ *	child that shares its parent's address space (vfork, posix_spawn) is
+ *	tracked once it execs; one not tracked within 2 s is counted in
+ *	PCOPY_A_AUTO_FORKS_LOST (GET_INFO), the ones followed in
+ *	PCOPY_A_AUTO_FORKS.
  *	Errors:  ESRCH  no such process, the pid is a thread that is not a
  *			thread-group leader, or the process is exiting (its
  *			address space is gone: a zombie);
@@ -80,14 +100,23 @@
  *	Request: PCOPY_A_PID (required).  Errors: ENOENT not tracked.
  *
  * PCOPY_CMD_SESSION_GET
- *	do:   PCOPY_A_PID (required).  Errors: ENOENT not tracked.
- *	dump: every session, one message each.
- *	Reply: PCOPY_A_PID, PCOPY_A_STATS (nested, PCOPY_STATS_A_*),
+ *	do:   PCOPY_A_PID or PCOPY_A_SESSION_ID (one is required; with both,
+ *	      both must match).  By pid: the live session, or with the
+ *	      PCOPY_A_ENDED flag, if there is none, the newest ended session
+ *	      of that pid.  By id: that session, live or ended.  Errors:
+ *	      ENOENT not tracked (no such session).
+ *	dump: every live session, one message each; with PCOPY_A_ENDED every
+ *	      ended session instead, newest first.
+ *	Reply: PCOPY_A_PID, PCOPY_A_SESSION_ID, PCOPY_A_STATS (nested,
+ *	       PCOPY_STATS_A_*),
  *	       PCOPY_A_VCPUS (nested: one PCOPY_A_VCPU_ENTRY, nested
  *	       PCOPY_VCPU_A_*, per known vCPU), PCOPY_A_HIST_NS and
  *	       PCOPY_A_HIST_US (nested histograms, see below).  A dump message
  *	       that cannot hold the per-vCPU table omits it and carries
- *	       PCOPY_A_TRUNCATED; a "do" request always gets everything.
+ *	       PCOPY_A_TRUNCATED; a "do" request always gets everything.  An
+ *	       ended session's reply also carries the PCOPY_A_ENDED flag,
+ *	       PCOPY_A_END_REASON and PCOPY_A_END_TIME; its figures stop at
+ *	       the end (PCOPY_STATS_A_ELAPSED_NS included).
  *
  * PCOPY_CMD_SESSION_RESET
  *	Request: PCOPY_A_PID (required).  Zeroes every counter, histogram and
@@ -101,12 +130,34 @@
  *	from KVM and is never replaced by it.  Errors: ENOENT not tracked,
  *	ESRCH the thread does not belong to the process, ERANGE bad vCPU.
  *
+ * PCOPY_CMD_SET_AUTO
+ *	Request: PCOPY_A_AUTO_ON (required), and with 1 the filter:
+ *	PCOPY_A_AUTO_COMM (the command name of the process's main thread,
+ *	compared on its first 15 characters), PCOPY_A_AUTO_CGROUP (the id,
+ *	i.e. the inode number, of a cgroup v2 directory: the process must be
+ *	in it or below), PCOPY_A_AUTO_MAX (auto-attached sessions at most,
+ *	default PCOPY_MAX_SESSIONS), PCOPY_A_FOLLOW_FORKS (the sessions it
+ *	creates follow forks).  Each one given must match; none: every
+ *	process.  Every SET_AUTO replaces the whole configuration.  With auto
+ *	on, the module creates a session by itself, marked
+ *	PCOPY_A_AUTO_ATTACHED, for each untracked process that registers a
+ *	userfaultfd range (UFFDIO_REGISTER) and passes the filter, shortly
+ *	after the registration (faults before the session exists are not
+ *	counted), and announces it like any other.  Errors: EOPNOTSUPP
+ *	without PCOPY_FEAT_AUTO_HOOK.  GET_INFO reports the configuration
+ *	(PCOPY_A_AUTO_ON, _COMM, _CGROUP, _MAX) and what it did:
+ *	PCOPY_A_AUTO_CREATED sessions, PCOPY_A_AUTO_FILTERED processes the
+ *	filter passed over, PCOPY_A_AUTO_CAPPED registrations refused at the
+ *	cap (PCOPY_A_AUTO_MAX, or PCOPY_MAX_SESSIONS sessions in all),
+ *	PCOPY_A_AUTO_NO_SLOT registrations not looked at (too many at once).
+ *
  * Events (multicast group PCOPY_MCGRP_EVENTS; joining it needs
  * CAP_NET_ADMIN, and events are sent in the initial network namespace
  * only: they name host pids)
- *	PCOPY_CMD_SESSION_NEW	PCOPY_A_PID
- *	PCOPY_CMD_SESSION_DEL	PCOPY_A_PID, PCOPY_A_END_REASON, and the
- *				session's final PCOPY_A_STATS
+ *	PCOPY_CMD_SESSION_NEW	PCOPY_A_PID, PCOPY_A_SESSION_ID
+ *	PCOPY_CMD_SESSION_DEL	PCOPY_A_PID, PCOPY_A_SESSION_ID,
+ *				PCOPY_A_END_REASON, and the session's final
+ *				PCOPY_A_STATS
  *
  * Histograms
  * ----------
@@ -220,7 +271,7 @@
 
 #define PCOPY_GENL_NAME		"pcopy"
 #define PCOPY_GENL_VERSION	1
-#define PCOPY_ABI_VERSION	2
+#define PCOPY_ABI_VERSION	3
 #define PCOPY_MCGRP_EVENTS	"events"
 
 #define PCOPY_MAX_SESSIONS	64
@@ -228,6 +279,13 @@
 #define PCOPY_VCPU_NONE		0xffffffffU
 #define PCOPY_HIST_NS_BUCKETS	64
 #define PCOPY_HIST_US_BUCKETS	24
+
+/*
+ * Longest PCOPY_A_AUTO_COMM, without its NUL.  A command name is compared
+ * on its first 15 characters, all the kernel keeps (TASK_COMM_LEN - 1):
+ * "qemu-system-x86_64" matches a process named "qemu-system-x86".
+ */
+#define PCOPY_AUTO_COMM_MAXLEN	255
 
 /* Longest PCOPY_A_MODULE_VERSION, without its NUL. */
 #define PCOPY_VERSION_MAXLEN	31
@@ -240,6 +298,7 @@ enum pcopy_cmd {
 	PCOPY_CMD_SESSION_GET,
 	PCOPY_CMD_SESSION_RESET,
 	PCOPY_CMD_SET_VCPU,
+	PCOPY_CMD_SET_AUTO,
 	__PCOPY_CMD_MAX
 };
 #define PCOPY_CMD_MAX (__PCOPY_CMD_MAX - 1)
@@ -266,6 +325,25 @@ enum pcopy_attr {
 	PCOPY_A_PROBE_MISSED,		/* u64 */
 	PCOPY_A_HOOKS,			/* nested, PCOPY_A_HOOK... */
 	PCOPY_A_HOOK,			/* nested, enum pcopy_hook_attr */
+	PCOPY_A_SESSION_ID,		/* u64, >= 1 */
+	PCOPY_A_ENDED,			/* flag: ended sessions (see above) */
+	PCOPY_A_END_TIME,		/* u64, ns since the epoch (realtime) */
+	PCOPY_A_ENDED_MAX,		/* u32 */
+	PCOPY_A_ENDED_SECS,		/* u32 */
+	PCOPY_A_ENDED_COUNT,		/* u32 */
+	PCOPY_A_AUTO_ON,		/* u8, 0 or 1 */
+	PCOPY_A_AUTO_COMM,		/* NUL string, <= PCOPY_AUTO_COMM_MAXLEN */
+	PCOPY_A_AUTO_CGROUP,		/* u64, a cgroup v2 id (its inode), >= 1 */
+	PCOPY_A_AUTO_MAX,		/* u32, 1..PCOPY_MAX_SESSIONS */
+	PCOPY_A_AUTO_CREATED,		/* u64 */
+	PCOPY_A_AUTO_FILTERED,		/* u64 */
+	PCOPY_A_AUTO_CAPPED,		/* u64 */
+	PCOPY_A_AUTO_NO_SLOT,		/* u64 */
+	PCOPY_A_AUTO_ATTACHED,		/* flag: the module created the session */
+	PCOPY_A_FOLLOW_FORKS,		/* flag: children get sessions too */
+	PCOPY_A_PARENT_ID,		/* u64, the session whose fork made it */
+	PCOPY_A_AUTO_FORKS,		/* u64, forks followed */
+	PCOPY_A_AUTO_FORKS_LOST,	/* u64, forks that could not be */
 	__PCOPY_A_LAST
 };
 #define PCOPY_A_MAX (__PCOPY_A_LAST - 1)
@@ -354,8 +432,12 @@ enum pcopy_feature {
 	PCOPY_FEAT_WAKE_HOOK		= 1 << 6,
 	/* The sched_process_exec tracepoint: sessions follow execve(). */
 	PCOPY_FEAT_EXEC_HOOK		= 1 << 7,
+	/* A kprobe on userfaultfd_ioctl(): auto-attach (PCOPY_CMD_SET_AUTO). */
+	PCOPY_FEAT_AUTO_HOOK		= 1 << 8,
+	/* The sched_process_fork tracepoint: PCOPY_A_FOLLOW_FORKS. */
+	PCOPY_FEAT_FORK_HOOK		= 1 << 9,
 
-	__PCOPY_FEAT_ALL		= (1 << 8) - 1
+	__PCOPY_FEAT_ALL		= (1 << 10) - 1
 };
 
 /* ---- the record ring ---- */

@@ -362,6 +362,30 @@ int session_parse(struct nlattr **tb, struct session_stats *s, char *why,
 				 "the reply lacks PCOPY_A_VCPUS");
 
 	s->pid = nla_get_u32(tb[PCOPY_A_PID]);
+	/* ABI 3: optional, a module of ABI 2 has neither */
+	if (tb[PCOPY_A_SESSION_ID])
+		s->session_id = nla_get_u64(tb[PCOPY_A_SESSION_ID]);
+	ret = check_flag(tb[PCOPY_A_ENDED], "PCOPY_A_ENDED", why, len);
+	if (!ret)
+		ret = check_flag(tb[PCOPY_A_AUTO_ATTACHED], "PCOPY_A_AUTO_ATTACHED", why, len);
+	if (ret)
+		return ret;
+	s->auto_attached = !!tb[PCOPY_A_AUTO_ATTACHED];
+	ret = check_flag(tb[PCOPY_A_FOLLOW_FORKS], "PCOPY_A_FOLLOW_FORKS", why, len);
+	if (ret)
+		return ret;
+	s->follow_forks = !!tb[PCOPY_A_FOLLOW_FORKS];
+	if (tb[PCOPY_A_PARENT_ID])
+		s->parent_id = nla_get_u64(tb[PCOPY_A_PARENT_ID]);
+	if (tb[PCOPY_A_ENDED]) {
+		if (!tb[PCOPY_A_END_REASON] || !tb[PCOPY_A_END_TIME])
+			return malformed(why, len, "an ended session lacks %s",
+					 tb[PCOPY_A_END_REASON] ? "PCOPY_A_END_TIME" :
+					 "PCOPY_A_END_REASON");
+		s->ended = true;
+		s->end_reason = nla_get_u32(tb[PCOPY_A_END_REASON]);
+		s->end_time_ns = nla_get_u64(tb[PCOPY_A_END_TIME]);
+	}
 	ret = parse_stats(tb[PCOPY_A_STATS], s, why, len);
 	if (ret)
 		goto err;
@@ -488,4 +512,34 @@ int session_call(struct pnl *p, uint8_t cmd, uint32_t pid, struct session_stats 
 	struct nl_msg *msg = session_msg(p, cmd, 0, pid);
 
 	return msg ? session_do(p, msg, s, why, len) : -ENOMEM;
+}
+
+int session_get(struct pnl *p, uint32_t pid, uint64_t id, bool ended,
+		struct session_stats *s, char *why, size_t len)
+{
+	struct nl_msg *msg = pnl_msg(p, PCOPY_CMD_SESSION_GET, 0);
+
+	if (!msg)
+		return -ENOMEM;
+	if ((pid && nla_put_u32(msg, PCOPY_A_PID, pid) < 0) ||
+	    (id && nla_put_u64(msg, PCOPY_A_SESSION_ID, id) < 0) ||
+	    (ended && nla_put_flag(msg, PCOPY_A_ENDED) < 0)) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	return session_do(p, msg, s, why, len);
+}
+
+int session_new(struct pnl *p, uint32_t pid, bool follow_forks, struct session_stats *s,
+		char *why, size_t len)
+{
+	struct nl_msg *msg = session_msg(p, PCOPY_CMD_SESSION_NEW, 0, pid);
+
+	if (!msg)
+		return -ENOMEM;
+	if (follow_forks && nla_put_flag(msg, PCOPY_A_FOLLOW_FORKS) < 0) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	return session_do(p, msg, s, why, len);
 }

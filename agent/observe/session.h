@@ -52,6 +52,19 @@ int session_do(struct pnl *p, struct nl_msg *msg, struct session_stats *s,
 int session_call(struct pnl *p, uint8_t cmd, uint32_t pid, struct session_stats *s,
 		 char *why, size_t len);
 
+/* PCOPY_CMD_SESSION_NEW for @pid, with PCOPY_A_FOLLOW_FORKS if @follow_forks. */
+int session_new(struct pnl *p, uint32_t pid, bool follow_forks, struct session_stats *s,
+		char *why, size_t len);
+
+/*
+ * PCOPY_CMD_SESSION_GET for pid @pid (0: none) and session @id (0: none):
+ * by id, that session, live or ended; by pid alone, the live session, or,
+ * with @ended, if there is none, the newest ended one.  Returns like
+ * session_do().
+ */
+int session_get(struct pnl *p, uint32_t pid, uint64_t id, bool ended,
+		struct session_stats *s, char *why, size_t len);
+
 /* What a command's errno means for its object, where it differs from strerror. */
 struct errtext {
 	int err;		/* positive errno */

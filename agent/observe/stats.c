@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -26,6 +27,47 @@ void session_stats_free(struct session_stats *s)
 	free(s->vcpus);
 	s->vcpus = NULL;
 	s->nr_vcpus = 0;
+}
+
+const char *end_reason_name(uint32_t why)
+{
+	switch (why) {
+	case PCOPY_END_DELETED:
+		return "untracked";
+	case PCOPY_END_EXITED:
+		return "exited";
+	case PCOPY_END_UNLOAD:
+		return "module unloaded";
+	case PCOPY_END_EXEC_LOST:
+		return "exec not followed";
+	}
+	return "unknown reason";
+}
+
+/* The JSON spelling: one word each. */
+static const char *end_reason_json(uint32_t why)
+{
+	switch (why) {
+	case PCOPY_END_DELETED:
+		return "deleted";
+	case PCOPY_END_EXITED:
+		return "exited";
+	case PCOPY_END_UNLOAD:
+		return "unload";
+	case PCOPY_END_EXEC_LOST:
+		return "exec_lost";
+	}
+	return "unknown";
+}
+
+const char *fmt_time(char *buf, size_t len, uint64_t ns)
+{
+	time_t t = (time_t)(ns / 1000000000u);
+	struct tm tm;
+
+	if (!localtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(buf, len, "%" PRIu64 " s", ns / 1000000000u);
+	return buf;
 }
 
 uint64_t stats_avg(uint64_t sum, uint64_t n)
@@ -313,13 +355,28 @@ static void print_vcpu_table(FILE *f, const struct session_stats *s)
 
 int stats_print_text(FILE *f, const struct session_stats *s)
 {
-	char el[16], max[16];
+	char el[16], max[16], when[32];
 	struct qemu_view q;
 
 	if (qemu_view_get(s, &q))
 		return -ENOMEM;
-	fprintf(f, "pid %" PRIu32 ": statistics over %s (since tracking began or the last reset)\n",
-		s->pid, fmt_duration(el, sizeof(el), s->elapsed_ns));
+
+	if (s->ended)
+		fprintf(f, "pid %" PRIu32 ": ENDED (%s) at %s, session %" PRIu64
+			"; final statistics over %s\n", s->pid,
+			end_reason_name(s->end_reason),
+			fmt_time(when, sizeof(when), s->end_time_ns), s->session_id,
+			fmt_duration(el, sizeof(el), s->elapsed_ns));
+	else
+		fprintf(f, "pid %" PRIu32 ": statistics over %s (since tracking began or the last reset)\n",
+			s->pid, fmt_duration(el, sizeof(el), s->elapsed_ns));
+	if (s->auto_attached)
+		fprintf(f, "Auto-attached by the module (pcopy auto)%s\n",
+			s->follow_forks ? ", following forks" : "");
+	else if (s->parent_id)
+		fprintf(f, "Child of session %" PRIu64 " (a followed fork)\n", s->parent_id);
+	else if (s->follow_forks)
+		fprintf(f, "Following forks: every child process gets a session\n");
 	/* QEMU's names and units; its distribution is the us histogram below */
 	print_qemu(f, s, &q, false);
 	qemu_view_free(&q);
@@ -352,17 +409,23 @@ int stats_print_text(FILE *f, const struct session_stats *s)
 	return 0;
 }
 
-void stats_print_list(FILE *f, const struct session_stats *v, unsigned int n)
+void stats_print_list(FILE *f, const struct session_stats *v, unsigned int n,
+		      bool ended)
 {
-	char avg[16], bt[16], el[16];
+	char avg[16], bt[16], el[16], when[32];
 	unsigned int i;
 
 	if (!n) {
-		fprintf(f, "no process is tracked\n");
+		fprintf(f, ended ? "no ended session is kept\n" : "no process is tracked\n");
 		return;
 	}
-	fprintf(f, "%-8s %12s %12s %6s %6s %9s %10s %9s\n", "PID", "FAULTS",
-		"NOWAIT", "OUTST", "VCPUS", "AVG LAT", "BLOCKTIME", "ELAPSED");
+	if (ended)
+		fprintf(f, "%-8s %8s %-19s %-17s %12s %12s %6s %9s %10s %9s\n", "PID",
+			"SESSION", "ENDED AT", "REASON", "FAULTS", "NOWAIT", "VCPUS",
+			"AVG LAT", "BLOCKTIME", "ELAPSED");
+	else
+		fprintf(f, "%-8s %12s %12s %6s %6s %9s %10s %9s\n", "PID", "FAULTS",
+			"NOWAIT", "OUTST", "VCPUS", "AVG LAT", "BLOCKTIME", "ELAPSED");
 	for (i = 0; i < n; i++) {
 		const struct session_stats *s = &v[i];
 
@@ -371,12 +434,20 @@ void stats_print_list(FILE *f, const struct session_stats *v, unsigned int n)
 				     stats_avg(s->latency_sum_ns, s->faults));
 		else
 			strcpy(avg, "-");
-		fprintf(f, "%-8" PRIu32 " %12" PRIu64 " %12" PRIu64 " %6" PRIu32
-			" %6" PRIu32 " %9s %10s %9s\n",
-			s->pid, s->faults, s->nowait_faults, s->outstanding,
-			s->known_vcpus, avg,
-			fmt_duration(bt, sizeof(bt), s->blocktime_ns),
-			fmt_duration(el, sizeof(el), s->elapsed_ns));
+		fmt_duration(bt, sizeof(bt), s->blocktime_ns);
+		fmt_duration(el, sizeof(el), s->elapsed_ns);
+		if (ended)
+			fprintf(f, "%-8" PRIu32 " %8" PRIu64 " %-19s %-17s %12" PRIu64
+				" %12" PRIu64 " %6" PRIu32 " %9s %10s %9s\n",
+				s->pid, s->session_id,
+				fmt_time(when, sizeof(when), s->end_time_ns),
+				end_reason_name(s->end_reason), s->faults,
+				s->nowait_faults, s->known_vcpus, avg, bt, el);
+		else
+			fprintf(f, "%-8" PRIu32 " %12" PRIu64 " %12" PRIu64 " %6" PRIu32
+				" %6" PRIu32 " %9s %10s %9s\n",
+				s->pid, s->faults, s->nowait_faults, s->outstanding,
+				s->known_vcpus, avg, bt, el);
 	}
 }
 
@@ -435,6 +506,19 @@ struct json_object *stats_to_json(const struct session_stats *s)
 	unsigned int i;
 
 	jadd(&b, o, "pid", ju64(s->pid));
+	jadd(&b, o, "session_id", ju64(s->session_id));
+	jadd(&b, o, "auto_attached", json_object_new_boolean(s->auto_attached));
+	jadd(&b, o, "follow_forks", json_object_new_boolean(s->follow_forks));
+	jadd(&b, o, "parent_session_id", ju64(s->parent_id));
+	if (s->ended) {
+		struct json_object *e = json_object_new_object();
+
+		jadd(&b, e, "reason", json_object_new_string(end_reason_json(s->end_reason)));
+		jadd(&b, e, "time_ns", ju64(s->end_time_ns));
+		jadd(&b, o, "ended", e);
+	} else if (o && json_object_object_add(o, "ended", NULL)) {
+		b.failed = true;	/* JSON null: live */
+	}
 	jadd(&b, o, "faults", ju64(s->faults));
 	jadd(&b, o, "nowait_faults", ju64(s->nowait_faults));
 	jadd(&b, o, "interrupted", ju64(s->interrupted));

@@ -38,6 +38,13 @@ struct vcpu_stats {
 /* One session: a PCOPY_CMD_SESSION_GET reply. */
 struct session_stats {
 	uint32_t pid;
+	uint64_t session_id;		/* 0: a module older than ABI 3 */
+	bool ended;			/* an ended session, kept by the module */
+	bool auto_attached;		/* the module created it (pcopy auto) */
+	bool follow_forks;		/* children get sessions of their own */
+	uint64_t parent_id;		/* the session whose fork made it; 0: none */
+	uint32_t end_reason;		/* enum pcopy_end_reason, if ended */
+	uint64_t end_time_ns;		/* since the epoch, if ended */
 	uint64_t faults;
 	uint64_t nowait_faults;
 	uint64_t interrupted;
@@ -66,6 +73,12 @@ struct session_stats {
 };
 
 void session_stats_free(struct session_stats *s);
+
+/* "exited", "deleted", ... for an enum pcopy_end_reason. */
+const char *end_reason_name(uint32_t why);
+
+/* @ns since the epoch as local "YYYY-MM-DD HH:MM:SS"; returns @buf. */
+const char *fmt_time(char *buf, size_t len, uint64_t ns);
 
 /* sum / n, 0 when n is 0. */
 uint64_t stats_avg(uint64_t sum, uint64_t n);
@@ -98,7 +111,8 @@ int stats_print_text(FILE *f, const struct session_stats *s);
 int stats_print_qemu(FILE *f, const struct session_stats *s);
 
 /* `pcopy list`: one table row per session. */
-void stats_print_list(FILE *f, const struct session_stats *v, unsigned int n);
+void stats_print_list(FILE *f, const struct session_stats *v, unsigned int n,
+		      bool ended);
 
 /* The session object of the JSON output; NULL if out of memory. */
 struct json_object *stats_to_json(const struct session_stats *s);
