@@ -159,7 +159,11 @@ static void fork_tp_found(struct tracepoint *tp, void *priv)
 		*(struct tracepoint **)priv = tp;
 }
 
-/* Is @task in the cgroup v2 subtree whose id is @id? */
+/*
+ * Is @task in the cgroup v2 subtree whose id is @id?  Without cgroups,
+ * PCOPY_CMD_SET_AUTO refuses a cgroup filter, so @id is never set.
+ */
+#ifdef CONFIG_CGROUPS
 static bool in_cgroup(struct task_struct *task, u64 id)
 {
 	struct cgroup *cg;
@@ -171,6 +175,12 @@ static bool in_cgroup(struct task_struct *task, u64 id)
 	rcu_read_unlock();
 	return in;
 }
+#else
+static bool in_cgroup(struct task_struct *task, u64 id)
+{
+	return false;
+}
+#endif
 
 static unsigned int auto_live(void)
 {

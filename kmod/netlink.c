@@ -694,6 +694,11 @@ static int pcopy_nl_set_auto(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_ERR_MSG(info->extack, "a filter needs PCOPY_A_AUTO_ON 1");
 		return -EINVAL;
 	}
+	if (cfg.cgroup && !IS_ENABLED(CONFIG_CGROUPS)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, tb[PCOPY_A_AUTO_CGROUP],
+				    "this kernel is built without cgroups");
+		return -EOPNOTSUPP;
+	}
 	if (cfg.follow_forks && pcopy_fork_error()) {
 		NL_SET_ERR_MSG_ATTR(info->extack, tb[PCOPY_A_FOLLOW_FORKS],
 				    "forks cannot be followed on this kernel");

@@ -33,7 +33,7 @@ T=${T:-}
 selftest_timeout=${DEBUG_SELFTEST_TIMEOUT:-1800}
 vm_timeout=${DEBUG_VM_TIMEOUT:-3000}
 slowdown=${DEBUG_SLOWDOWN:-4}
-debug_skip="minivm_smoke_test migrate_test migrate_kill_test"
+debug_skip="qemu_postcopy_test minivm_smoke_test migrate_test migrate_kill_test"
 debug_env="PCOPY_STRESS_N=40 PCOPY_STRESS_SECS=400 PCOPY_EXIT_RACE_MIN=100"
 if [ -n "${DEBUG_FULL:-}" ]; then
 	debug_skip=
@@ -116,7 +116,7 @@ fi
 with_lock env BUILD="$out" KVER="$krel" \
 	VMTEST_KERNEL="$kdir/bzImage" VMTEST_MODDIR="$kdir/no-modules" \
 	VMTEST_LABEL=debug VMTEST_TIMEOUT="$vm_timeout" \
-	VMTEST_APPEND="log_buf_len=16M kmemleak=on printk.time=1 PCOPY_KO=$out/pcopy.ko SELFTEST_TIMEOUT=$selftest_timeout PCOPY_SLOWDOWN=$slowdown SELFTEST_LIST=$out/TESTS $debug_env" \
+	VMTEST_APPEND="acpi=noirq log_buf_len=16M kmemleak=on printk.time=1 PCOPY_KO=$out/pcopy.ko SELFTEST_TIMEOUT=$selftest_timeout PCOPY_SLOWDOWN=$slowdown SELFTEST_LIST=$out/TESTS $debug_env" \
 	"$src/tools/vmtest/vm.sh" check $T
 
 step "results"

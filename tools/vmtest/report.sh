@@ -78,6 +78,9 @@ for t in $(cat "$res/tests" 2>/dev/null); do
 		bad=1
 	fi
 	if [ "$bad" = 1 ]; then
+		# the reasons first: a reader of a cut log sees them
+		echo "---- why $t failed (assertions, FAIL lines) ----"
+		grep -E ':Expected |FAIL|^not ok |TIMEOUT|timed out' "$out" | head -n 40
 		echo "---- full output of $t ----"
 		cat "$out"
 		echo "---- end of $t ----"
