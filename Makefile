@@ -15,6 +15,13 @@
 #                   and print "[debug]" results, "N passed, N failed" last
 #                   (Documentation/debug-kernel.rst; T= works as for check)
 #   make lint       checkpatch and sparse on kmod/
+#   make install    the agent (PREFIX/sbin/pcopy), the man pages pcopy(8)
+#                   and pcopy.ko(4), bash completion and the docs, under
+#                   DESTDIR (PREFIX defaults to /usr/local)
+#   make modules_install  pcopy.ko into /lib/modules/KVER/updates (under
+#                   INSTALL_MOD_PATH), then depmod
+#   make man / make htmldocs  the man pages / HTML from Documentation/ with
+#                   Sphinx, warnings are errors (build/man, build/html)
 #
 #   make check KERNELS=6.12   only the listed lanes (default: 6.1 6.12;
 #                   Documentation/testing.rst)
@@ -40,6 +47,7 @@ USER_CFLAGS := -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I$(CURDIR)/uapi
 export CC USER_CFLAGS KSRC BUILD
 
 .PHONY: all kmod agent selftests tools check check-debug demo bench lint deps clean vm-check vm-check-debug vm-demo vm-bench ksrc
+.PHONY: man htmldocs install modules_install uninstall
 
 all: kmod agent selftests tools
 
@@ -117,6 +125,45 @@ vm-bench: all
 	rc=$$(cat $$r/bench.rc 2>/dev/null || echo missing); \
 	if [ "$$rc" != 0 ]; then echo "bench: failed (exit status $$rc)"; exit 1; fi; \
 	echo "bench: finished (output in $$r/bench.out)"
+
+# ---- install (Documentation/install.rst) ----
+PREFIX ?= /usr/local
+DESTDIR ?=
+SPHINXBUILD ?= sphinx-build
+INSTALL ?= install
+INSTALL_MOD_DIR ?= updates
+DOCS := README.md $(wildcard Documentation/*.rst)
+
+man:
+	@command -v $(SPHINXBUILD) >/dev/null || { echo "man: no $(SPHINXBUILD) (apt install python3-sphinx)"; exit 1; }
+	$(SPHINXBUILD) -q -E -W -b man -d $(BUILD)/doctrees-man Documentation $(BUILD)/man
+
+htmldocs:
+	@command -v $(SPHINXBUILD) >/dev/null || { echo "htmldocs: no $(SPHINXBUILD) (apt install python3-sphinx)"; exit 1; }
+	$(SPHINXBUILD) -q -E -W -b html -d $(BUILD)/doctrees-html Documentation $(BUILD)/html
+
+install: agent man
+	$(INSTALL) -D -m 0755 agent/pcopy $(DESTDIR)$(PREFIX)/sbin/pcopy
+	$(INSTALL) -D -m 0644 $(BUILD)/man/pcopy.8 $(DESTDIR)$(PREFIX)/share/man/man8/pcopy.8
+	$(INSTALL) -D -m 0644 $(BUILD)/man/pcopy.ko.4 $(DESTDIR)$(PREFIX)/share/man/man4/pcopy.ko.4
+	$(INSTALL) -D -m 0644 agent/pcopy.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/pcopy
+	$(INSTALL) -d $(DESTDIR)$(PREFIX)/share/doc/pcopy
+	$(INSTALL) -m 0644 $(DOCS) $(DESTDIR)$(PREFIX)/share/doc/pcopy/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/pcopy \
+		$(DESTDIR)$(PREFIX)/share/man/man8/pcopy.8 \
+		$(DESTDIR)$(PREFIX)/share/man/man4/pcopy.ko.4 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/pcopy
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/pcopy
+
+# Unsigned (Debian's headers carry no signing key; DKMS signs with the
+# machine's MOK where Secure Boot wants it); depmod only for a real install.
+modules_install: kmod
+	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_DIR=$(INSTALL_MOD_DIR) \
+		CONFIG_MODULE_SIG_ALL= modules_install
+	@if [ -z "$(INSTALL_MOD_PATH)" ]; then depmod -a $(KVER); \
+	else echo "modules_install: INSTALL_MOD_PATH set, depmod left to the packager"; fi
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean || true

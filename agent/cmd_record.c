@@ -24,7 +24,7 @@
 #include "observe/ring.h"
 #include "observe/session.h"
 
-#define USAGE "PID -o FILE [--pages N] [--watermark BYTES] [--faults|--dirty] [--duration SECONDS]"
+#define USAGE "PID -o|--output FILE [--pages N] [--watermark BYTES] [--faults|--dirty] [--duration SECONDS]"
 
 #define DEFAULT_PAGES		256	/* 1 MiB of records */
 #define PROGRESS_NS		NSEC_PER_SEC

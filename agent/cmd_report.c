@@ -372,7 +372,7 @@ int cmd_report(int argc, char **argv, const struct opts *go)
 	const char *path;
 	int i, ret;
 
-	i = cmd_opts_ext(argc, argv, &o, "FILE [-v]", lopts, "v", report_opt, &verbose);
+	i = cmd_opts_ext(argc, argv, &o, "FILE [-v|--verbose]", lopts, "v", report_opt, &verbose);
 	if (argc - i != 1)
 		usage_error("report: expected one FILE");
 	if (verbose && o.json)

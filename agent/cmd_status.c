@@ -128,16 +128,17 @@ static int info_cb(struct nlattr **tb, void *arg)
 	return 0;
 }
 
-int cmd_status(int argc, char **argv, const struct opts *o)
+int cmd_status(int argc, char **argv, const struct opts *go)
 {
+	struct opts so = *go;
+	const struct opts *o = &so;
 	struct info in = { 0 };
 	struct nl_msg *msg;
 	struct pnl p;
 	unsigned int i;
 	int ret;
 
-	(void)argv;
-	if (argc > 1)
+	if (cmd_opts(argc, argv, &so, "") != argc)
 		usage_error("status takes no arguments");
 
 	ret = pnl_open(&p);

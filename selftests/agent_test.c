@@ -159,6 +159,36 @@ TEST_F(ag, track_stats_list_untrack)
 }
 
 /*
+ * The bash completion (agent/pcopy.bash) offers the tracked pids for
+ * stats, exactly: none before track, this one after, none after untrack.
+ */
+static int complete_pids(char **out)
+{
+	return run_capture("bash -c '. \"$PCOPY_SRC/agent/pcopy.bash\"; "
+			   "COMP_WORDS=(\"$PCOPY_SRC/agent/pcopy\" stats \"\"); COMP_CWORD=2; "
+			   "_pcopy; printf \"%s\\n\" \"${COMPREPLY[@]}\"'", out);
+}
+
+TEST_F(ag, completion_offers_tracked_pids)
+{
+	char expect[32];
+
+	ASSERT_EQ(0, complete_pids(&self->out));
+	EXPECT_STREQ("\n", self->out);
+	free(self->out);
+	ASSERT_EQ(0, agent(&self->out, "track %d", self->pid)) TH_LOG("%s", self->out);
+	free(self->out);
+	ASSERT_EQ(0, complete_pids(&self->out));
+	snprintf(expect, sizeof(expect), "%d\n", self->pid);
+	EXPECT_STREQ(expect, self->out);
+	free(self->out);
+	ASSERT_EQ(0, agent(&self->out, "untrack %d", self->pid));
+	free(self->out);
+	ASSERT_EQ(0, complete_pids(&self->out));
+	EXPECT_STREQ("\n", self->out);
+}
+
+/*
  * `pcopy stats --qemu`: QEMU 10.1's `info migrate -a` postcopy block and
  * nothing else, from a session with known faults: NONVCPU_FAULTS of a
  * thread that is no vCPU, then VCPU_FAULTS of the same thread as vCPU

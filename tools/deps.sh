@@ -3,7 +3,8 @@
 # Safe to run repeatedly: it only talks to apt when something is missing.
 set -eu
 
-# flex .. libssl-dev: the debug kernel (tools/debugkernel/build.sh)
+# flex .. libssl-dev: the debug kernel (tools/debugkernel/build.sh);
+# python3-sphinx .. groff-base: make man/htmldocs/install (tools/install-test.sh)
 pkgs="
 	gcc make libc6-dev pkg-config
 	linux-image-amd64 linux-headers-amd64 linux-source-6.1
@@ -11,6 +12,7 @@ pkgs="
 	qemu-system-x86 busybox-static cpio gzip xz-utils kmod
 	sparse perl iproute2 bpftrace debootstrap
 	flex bison bc libelf-dev libssl-dev
+	python3-sphinx man-db groff-base
 "
 
 missing=
