@@ -58,17 +58,21 @@ kmod:
 agent:
 	$(MAKE) -C agent
 
-# Pieces of Debian's linux-source-6.1 we use: the kselftest harness headers
-# and checkpatch.
-$(KSRC)/.stamp: $(KSRC_TAR)
+# Pieces of Debian's linux-source-$(SERIES) we use: the kselftest harness
+# headers and checkpatch, and where the kernel has it (6.4 and later) the
+# YNL CLI with its schemas (selftests/ynl_test).  tar exits non-zero when
+# a pattern matches nothing, so the files needed are checked instead.
+KSRC_NEED := tools/testing/selftests/kselftest_harness.h \
+	tools/testing/selftests/kselftest.h scripts/checkpatch.pl \
+	scripts/spelling.txt scripts/const_structs.checkpatch
+$(KSRC)/.stamp: $(KSRC_TAR) Makefile
 	@test -r "$(KSRC_TAR)" || { echo "ksrc: $(KSRC_TAR) missing (install linux-source-$(SERIES))"; exit 1; }
 	rm -rf $(KSRC) && mkdir -p $(KSRC)
-	tar -xf $(KSRC_TAR) -C $(KSRC) --strip-components=1 \
-		linux-source-$(SERIES)/tools/testing/selftests/kselftest_harness.h \
-		linux-source-$(SERIES)/tools/testing/selftests/kselftest.h \
-		linux-source-$(SERIES)/scripts/checkpatch.pl \
-		linux-source-$(SERIES)/scripts/spelling.txt \
-		linux-source-$(SERIES)/scripts/const_structs.checkpatch
+	tar -xf $(KSRC_TAR) -C $(KSRC) --strip-components=1 --wildcards \
+		$(addprefix linux-source-$(SERIES)/,$(KSRC_NEED)) \
+		'linux-source-$(SERIES)/tools/net/ynl/*' \
+		'linux-source-$(SERIES)/Documentation/netlink/*' 2>/dev/null || true
+	@for f in $(KSRC_NEED); do test -f $(KSRC)/$$f || { echo "ksrc: $$f not in $(KSRC_TAR)"; exit 1; }; done
 	touch $@
 
 ksrc: $(KSRC)/.stamp
@@ -147,6 +151,7 @@ install: agent man
 	$(INSTALL) -D -m 0644 $(BUILD)/man/pcopy.8 $(DESTDIR)$(PREFIX)/share/man/man8/pcopy.8
 	$(INSTALL) -D -m 0644 $(BUILD)/man/pcopy.ko.4 $(DESTDIR)$(PREFIX)/share/man/man4/pcopy.ko.4
 	$(INSTALL) -D -m 0644 agent/pcopy.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/pcopy
+	$(INSTALL) -D -m 0644 Documentation/netlink/specs/pcopy.yaml $(DESTDIR)$(PREFIX)/share/ynl/specs/pcopy.yaml
 	$(INSTALL) -d $(DESTDIR)$(PREFIX)/share/doc/pcopy
 	$(INSTALL) -m 0644 $(DOCS) $(DESTDIR)$(PREFIX)/share/doc/pcopy/
 
@@ -154,7 +159,8 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/pcopy \
 		$(DESTDIR)$(PREFIX)/share/man/man8/pcopy.8 \
 		$(DESTDIR)$(PREFIX)/share/man/man4/pcopy.ko.4 \
-		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/pcopy
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/pcopy \
+		$(DESTDIR)$(PREFIX)/share/ynl/specs/pcopy.yaml
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/pcopy
 
 # Unsigned (Debian's headers carry no signing key; DKMS signs with the

@@ -40,6 +40,7 @@ want=$(
 		echo usr/share/bash-completion/completions/pcopy
 		echo usr/share/man/man4/pcopy.ko.4
 		echo usr/share/man/man8/pcopy.8
+		echo usr/share/ynl/specs/pcopy.yaml
 		echo usr/share/doc/pcopy/README.md
 		for f in "$src"/Documentation/*.rst; do
 			echo "usr/share/doc/pcopy/${f##*/}"

@@ -82,6 +82,8 @@ lane_6_1() {
 		step "[host] host tests"
 		host_test "agent: QEMU-compatible stats output (selftests/stats_fmt_test)" \
 			"$build/host-stats-fmt.log" "$src/selftests/stats_fmt_test"
+		host_test "YNL spec in sync with uapi/pcopy.h and the policy (tools/ynl/check-spec.py)" \
+			"$build/host-ynl-spec.log" /usr/bin/python3 "$src/tools/ynl/check-spec.py"
 		host_test "make install, modules_install, man pages, completion, htmldocs (tools/install-test.sh)" \
 			"$build/host-install.log" env BUILD="$build" "$src/tools/install-test.sh"
 		if [ -c /dev/kvm ]; then

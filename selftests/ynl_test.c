@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The kernel's own YNL CLI (tools/net/ynl/cli.py of the lane's
+ * linux-source, 6.12 here; 6.1 has none and skips) drives every command of
+ * the family from Documentation/netlink/specs/pcopy.yaml alone, validated
+ * against the kernel's genetlink-legacy schema, and what it decodes is
+ * checked against what the module says over libnl: the versions, feature
+ * names, hooks, a session's exact fault count and histogram, an explicit
+ * vCPU mapping, a reset, the auto-attach settings, the events group's
+ * notifications, and the errno and extack of a request the policy refuses.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "kselftest_harness.h"
+#include "lib.h"
+
+#define YNL	"build/linux-src/tools/net/ynl"
+#define SCHEMA	"build/linux-src/Documentation/netlink/genetlink-legacy.yaml"
+#define SPEC	"Documentation/netlink/specs/pcopy.yaml"
+
+/* Run cli.py with @fmt's arguments; stdout and stderr in *out. */
+static int run_ynl(char **out, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int run_ynl(char **out, const char *fmt, ...)
+{
+	char cmd[1024];
+	int n;
+	va_list ap;
+
+	n = snprintf(cmd, sizeof(cmd),
+		     "cd \"$PCOPY_SRC\" && /usr/bin/python3 " YNL "/cli.py --spec " SPEC
+		     " --schema " SCHEMA " --output-json ");
+	va_start(ap, fmt);
+	vsnprintf(cmd + n, sizeof(cmd) - n, fmt, ap);
+	va_end(ap);
+	strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
+	return run_capture(cmd, out);
+}
+
+/* The @i-th line of @text parsed as JSON (cli.py prints one per output). */
+static struct json_object *json_line(const char *text, int i)
+{
+	const char *p = text;
+	char *line;
+	struct json_object *o;
+	size_t len;
+
+	while (p && i-- > 0) {
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	if (!p || !*p)
+		return NULL;
+	len = strcspn(p, "\n");
+	line = strndup(p, len);
+	o = line ? json_tokener_parse(line) : NULL;
+	free(line);
+	return o;
+}
+
+static struct json_object *jget(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	if (!o || !json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return v;
+}
+
+static long long jint(struct json_object *o, const char *key)
+{
+	struct json_object *v = jget(o, key);
+
+	return v ? json_object_get_int64(v) : -1;
+}
+
+static const char *jstr(struct json_object *o, const char *key)
+{
+	struct json_object *v = jget(o, key);
+
+	return v ? json_object_get_string(v) : "";
+}
+
+/* Feature flags as cli.py decodes them: a list of names, as a bit mask. */
+static uint64_t feature_bits(struct json_object *list)
+{
+	static const char *const names[] = {
+		"uffd-hook", "kvm", "dirty-ring-hook", "vcpu-map", "dirty-reset-hook",
+		"missed-hook", "wake-hook", "exec-hook", "auto-hook", "fork-hook",
+	};
+	uint64_t bits = 0;
+	size_t i, j;
+
+	for (i = 0; list && i < json_object_array_length(list); i++) {
+		const char *s = json_object_get_string(json_object_array_get_idx(list, i));
+
+		for (j = 0; j < sizeof(names) / sizeof(names[0]); j++)
+			if (!strcmp(s, names[j]))
+				break;
+		/* a name this test does not know: bit 63, never expected */
+		bits |= 1ull << (j < sizeof(names) / sizeof(names[0]) ? j : 63);
+	}
+	return bits;
+}
+
+FIXTURE(ynl) {
+	struct nl_sock *sk;
+	int fam;
+	pid_t pid;
+	int uffd;
+	char *out;
+	struct json_object *j;
+};
+
+FIXTURE_SETUP(ynl)
+{
+	char *path = NULL;
+
+	self->out = NULL;
+	self->j = NULL;
+	self->sk = NULL;
+	self->uffd = -1;
+	if (asprintf(&path, "%s/cli.py", src_path(YNL)) < 0)
+		path = NULL;
+	if (!path || access(path, R_OK)) {
+		free(path);
+		SKIP(return, "no YNL CLI in this lane's linux-source (%s)", YNL);
+	}
+	free(path);
+	if (access("/usr/bin/python3", X_OK))
+		SKIP(return, "no /usr/bin/python3");
+	ASSERT_EQ(0, module_ensure_loaded());
+	self->sk = pcopy_connect(&self->fam);
+	ASSERT_NE(NULL, self->sk);
+	self->pid = getpid();
+	self->uffd = uffd_open(0);
+	ASSERT_LE(0, self->uffd);
+}
+
+FIXTURE_TEARDOWN(ynl)
+{
+	struct nl_result r;
+
+	json_object_put(self->j);
+	free(self->out);
+	if (self->sk) {
+		sess_cmd(self->sk, self->fam, PCOPY_CMD_SESSION_DEL, self->pid, &r);
+		nl_result_free(&r);
+		nl_socket_free(self->sk);
+	}
+	if (self->uffd >= 0)
+		close(self->uffd);
+}
+
+TEST_F(ynl, get_info)
+{
+	struct nl_msg *msg = pcopy_msg(self->fam, PCOPY_CMD_GET_INFO, 0);
+	struct json_object *hooks, *list;
+	struct nl_result r;
+	uint64_t features;
+
+	ASSERT_NE(NULL, msg);
+	ASSERT_EQ(0, nl_xfer(self->sk, msg, &r));
+	nlmsg_free(msg);
+	features = nla_get_u64(r.tb[PCOPY_A_FEATURES]);
+
+	ASSERT_EQ(0, run_ynl(&self->out, "--do get-info")) TH_LOG("%s", self->out);
+	self->j = json_line(self->out, 0);
+	ASSERT_NE(NULL, self->j) TH_LOG("%s", self->out);
+	EXPECT_EQ(PCOPY_ABI_VERSION, jint(self->j, "abi-version"));
+	EXPECT_STREQ(nla_get_string(r.tb[PCOPY_A_MODULE_VERSION]),
+		     jstr(self->j, "module-version"));
+	EXPECT_EQ(features, feature_bits(jget(self->j, "features")));
+	EXPECT_EQ((uint64_t)__PCOPY_FEAT_ALL, feature_bits(jget(self->j, "features-known")));
+	EXPECT_EQ(nla_get_u32(r.tb[PCOPY_A_UFFD_MAXACTIVE]), jint(self->j, "uffd-maxactive"));
+	EXPECT_EQ(nla_get_u32(r.tb[PCOPY_A_ENDED_MAX]), jint(self->j, "ended-max"));
+	/* one hook per feature bit the module knows, each named */
+	hooks = jget(self->j, "hooks");
+	list = jget(hooks, "hook");
+	ASSERT_NE(NULL, list) TH_LOG("%s", self->out);
+	EXPECT_EQ(__builtin_popcountll(__PCOPY_FEAT_ALL), json_object_array_length(list));
+	EXPECT_STREQ("handle_userfault", jstr(json_object_array_get_idx(list, 0), "name"));
+	nl_result_free(&r);
+}
+
+/* track, three faults, get (do and dump), vcpu, reset, del: all by YNL */
+TEST_F(ynl, session_commands)
+{
+	struct sess_stats st;
+	struct json_object *hist, *stats, *ntf, *m;
+	long long sum = 0;
+	char key[16];
+	int i;
+
+	ASSERT_EQ(0, run_ynl(&self->out, "--subscribe events --do session-new --json '{\"pid\": %d}'",
+			 self->pid)) TH_LOG("%s", self->out);
+	self->j = json_line(self->out, 0);
+	ASSERT_NE(NULL, self->j) TH_LOG("%s", self->out);
+	ASSERT_EQ(0, sess_get(self->sk, self->fam, self->pid, &st));
+	EXPECT_EQ(self->pid, jint(self->j, "pid"));
+	EXPECT_EQ((long long)st.session_id, jint(self->j, "session-id"));
+	/* the events group: our own session-new, with pid and id */
+	ntf = json_line(self->out, 1);
+	ASSERT_NE(NULL, ntf) TH_LOG("%s", self->out);
+	ASSERT_EQ(1, json_object_array_length(ntf)) TH_LOG("%s", self->out);
+	m = json_object_array_get_idx(ntf, 0);
+	EXPECT_STREQ("session-new", jstr(m, "name"));
+	EXPECT_EQ(self->pid, jint(jget(m, "msg"), "pid"));
+	EXPECT_EQ((long long)st.session_id, jint(jget(m, "msg"), "session-id"));
+	json_object_put(ntf);
+	json_object_put(self->j);
+	free(self->out);
+
+	ASSERT_EQ(0, take_faults(self->uffd, 3, 7));
+	ASSERT_EQ(0, run_ynl(&self->out, "--do session-get --json '{\"pid\": %d}'", self->pid))
+		TH_LOG("%s", self->out);
+	self->j = json_line(self->out, 0);
+	ASSERT_NE(NULL, self->j) TH_LOG("%s", self->out);
+	stats = jget(self->j, "stats");
+	EXPECT_EQ(3, jint(stats, "faults")) TH_LOG("%s", self->out);
+	EXPECT_EQ(3, jint(stats, "nonvcpu-faults"));
+	ASSERT_EQ(0, sess_get(self->sk, self->fam, self->pid, &st));
+	EXPECT_EQ((long long)st.lat_sum, jint(stats, "latency-sum-ns"));
+	/* the histogram, bucket by bucket (attribute type = bucket + 1) */
+	hist = jget(self->j, "hist-ns");
+	for (i = 0; i < PCOPY_HIST_NS_BUCKETS; i++) {
+		snprintf(key, sizeof(key), "bucket-%d", i);
+		if (st.hist_ns[i]) {
+			EXPECT_EQ((long long)st.hist_ns[i], jint(hist, key)) TH_LOG("%s", key);
+		} else {
+			EXPECT_EQ(NULL, jget(hist, key)) TH_LOG("%s", key);
+		}
+		sum += jget(hist, key) ? jint(hist, key) : 0;
+	}
+	EXPECT_EQ(3, sum);
+	json_object_put(self->j);
+	self->j = NULL;
+	free(self->out);
+
+	ASSERT_EQ(0, run_ynl(&self->out, "--dump session-get")) TH_LOG("%s", self->out);
+	self->j = json_line(self->out, 0);
+	ASSERT_NE(NULL, self->j) TH_LOG("%s", self->out);
+	{
+		int found = 0;
+
+		for (size_t k = 0; k < json_object_array_length(self->j); k++)
+			found += jint(json_object_array_get_idx(self->j, k), "pid") == self->pid;
+		EXPECT_EQ(1, found) TH_LOG("%s", self->out);
+	}
+	json_object_put(self->j);
+	self->j = NULL;
+	free(self->out);
+
+	ASSERT_EQ(0, run_ynl(&self->out, "--do set-vcpu --json '{\"pid\": %d, \"tid\": %d, \"vcpu\": 5}'",
+			 self->pid, self->pid)) TH_LOG("%s", self->out);
+	free(self->out);
+	ASSERT_EQ(0, sess_get(self->sk, self->fam, self->pid, &st));
+	ASSERT_EQ(1, st.nvcpus);
+	EXPECT_EQ(5, st.vcpus[0].index);
+	EXPECT_TRUE(st.vcpus[0].explicit_map);
+
+	ASSERT_EQ(0, run_ynl(&self->out, "--do session-reset --json '{\"pid\": %d}'", self->pid))
+		TH_LOG("%s", self->out);
+	free(self->out);
+	ASSERT_EQ(0, sess_get(self->sk, self->fam, self->pid, &st));
+	EXPECT_EQ(0, st.faults);
+
+	ASSERT_EQ(0, run_ynl(&self->out, "--subscribe events --do session-del --json '{\"pid\": %d}'",
+			 self->pid)) TH_LOG("%s", self->out);
+	EXPECT_EQ(-ENOENT, sess_get(self->sk, self->fam, self->pid, &st));
+	ntf = json_line(self->out, 1);
+	ASSERT_NE(NULL, ntf) TH_LOG("%s", self->out);
+	m = json_object_array_get_idx(ntf, 0);
+	EXPECT_STREQ("session-del", jstr(m, "name"));
+	EXPECT_STREQ("deleted", jstr(jget(m, "msg"), "end-reason")) TH_LOG("%s", self->out);
+	EXPECT_EQ(0, jint(jget(jget(m, "msg"), "stats"), "faults"));
+	json_object_put(ntf);
+}
+
+TEST_F(ynl, set_auto)
+{
+	ASSERT_EQ(0, run_ynl(&self->out, "--do set-auto --json "
+			 "'{\"auto-on\": 1, \"auto-comm\": \"pcopy-ynl-none\", \"auto-max\": 2}'"))
+		TH_LOG("%s", self->out);
+	free(self->out);
+	ASSERT_EQ(0, run_ynl(&self->out, "--do get-info")) TH_LOG("%s", self->out);
+	self->j = json_line(self->out, 0);
+	ASSERT_NE(NULL, self->j) TH_LOG("%s", self->out);
+	EXPECT_EQ(1, jint(self->j, "auto-on"));
+	EXPECT_STREQ("pcopy-ynl-none", jstr(self->j, "auto-comm"));
+	EXPECT_EQ(2, jint(self->j, "auto-max"));
+	json_object_put(self->j);
+	self->j = NULL;
+	free(self->out);
+	ASSERT_EQ(0, run_ynl(&self->out, "--do set-auto --json '{\"auto-on\": 0}'"))
+		TH_LOG("%s", self->out);
+	free(self->out);
+	ASSERT_EQ(0, run_ynl(&self->out, "--do get-info")) TH_LOG("%s", self->out);
+	self->j = json_line(self->out, 0);
+	EXPECT_EQ(0, jint(self->j, "auto-on"));
+}
+
+/* The policy's refusals come back through YNL with errno and extack. */
+TEST_F(ynl, refused)
+{
+	EXPECT_EQ(1, run_ynl(&self->out, "--do session-new --json '{\"pid\": 0}'"));
+	EXPECT_NE(NULL, strstr(self->out, "Netlink error: Numerical result out of range"))
+		TH_LOG("%s", self->out);
+	free(self->out);
+	EXPECT_EQ(1, run_ynl(&self->out, "--do session-del --json '{\"pid\": %d}'", self->pid));
+	EXPECT_NE(NULL, strstr(self->out, "Netlink error: No such file or directory"))
+		TH_LOG("%s", self->out);
+	free(self->out);
+	EXPECT_EQ(1, run_ynl(&self->out, "--do set-auto --json '{\"auto-on\": 1, \"auto-max\": 65}'"));
+	EXPECT_NE(NULL, strstr(self->out, "Numerical result out of range")) TH_LOG("%s", self->out);
+	free(self->out);
+	EXPECT_EQ(1, run_ynl(&self->out, "--do session-get --json '{}'"));
+	EXPECT_NE(NULL, strstr(self->out, "Netlink error: Invalid argument")) TH_LOG("%s", self->out);
+}
+
+TEST_HARNESS_MAIN
