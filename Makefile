@@ -20,6 +20,9 @@
 #                   DESTDIR (PREFIX defaults to /usr/local)
 #   make modules_install  pcopy.ko into /lib/modules/KVER/updates (under
 #                   INSTALL_MOD_PATH), then depmod
+#   make dkms-install / dkms-remove  pcopy.ko's sources in
+#                   /usr/src/pcopy-VERSION, built and installed by DKMS for
+#                   KVER (and later kernels) / all of it removed again
 #   make man / make htmldocs  the man pages / HTML from Documentation/ with
 #                   Sphinx, warnings are errors (build/man, build/html)
 #
@@ -47,7 +50,7 @@ USER_CFLAGS := -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I$(CURDIR)/uapi
 export CC USER_CFLAGS KSRC BUILD
 
 .PHONY: all kmod agent selftests tools check check-debug demo bench lint deps clean vm-check vm-check-debug vm-demo vm-bench ksrc
-.PHONY: man htmldocs install modules_install uninstall
+.PHONY: man htmldocs install modules_install uninstall dkms-source dkms-install dkms-remove
 
 all: kmod agent selftests tools
 
@@ -162,6 +165,29 @@ uninstall:
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/pcopy \
 		$(DESTDIR)$(PREFIX)/share/ynl/specs/pcopy.yaml
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/pcopy
+
+# ---- DKMS: the module's sources in /usr/src/pcopy-VERSION ----
+VERSION := $(shell sed -n 's/^\#define PCOPY_MODULE_VERSION "\(.*\)"/\1/p' kmod/internal.h)
+DKMS_SRC ?= /usr/src/pcopy-$(VERSION)
+DKMS_FILES := Kbuild kmod/Kbuild $(filter-out %.mod.c,$(wildcard kmod/*.c)) \
+	$(wildcard kmod/*.h) uapi/pcopy.h
+
+dkms-source:
+	rm -rf $(DESTDIR)$(DKMS_SRC)
+	for f in $(DKMS_FILES); do $(INSTALL) -D -m 0644 $$f $(DESTDIR)$(DKMS_SRC)/$$f || exit 1; done
+	sed 's/@VERSION@/$(VERSION)/' dkms.conf > $(DESTDIR)$(DKMS_SRC)/dkms.conf
+
+# add, build and install for KVER; dkms-remove undoes all of it
+dkms-install: dkms-source
+	@command -v dkms >/dev/null || { echo "dkms-install: no dkms (apt install dkms)"; exit 1; }
+	dkms status -m pcopy -v $(VERSION) | grep -q . || dkms add pcopy/$(VERSION)
+	dkms build pcopy/$(VERSION) -k $(KVER)
+	dkms install pcopy/$(VERSION) -k $(KVER)
+
+dkms-remove:
+	@command -v dkms >/dev/null || { echo "dkms-remove: no dkms (apt install dkms)"; exit 1; }
+	if dkms status -m pcopy -v $(VERSION) | grep -q .; then dkms remove pcopy/$(VERSION) --all; fi
+	rm -rf $(DKMS_SRC)
 
 # Unsigned (Debian's headers carry no signing key; DKMS signs with the
 # machine's MOK where Secure Boot wants it); depmod only for a real install.

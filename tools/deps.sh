@@ -5,7 +5,7 @@ set -eu
 
 # flex .. libssl-dev: the debug kernel (tools/debugkernel/build.sh);
 # python3-sphinx .. groff-base: make man/htmldocs/install (tools/install-test.sh);
-# python3-yaml: tools/ynl/check-spec.py
+# python3-yaml: tools/ynl/check-spec.py; dkms: make dkms-install (tools/dkms-test.sh)
 pkgs="
 	gcc make libc6-dev pkg-config
 	linux-image-amd64 linux-headers-amd64 linux-source-6.1
@@ -13,7 +13,7 @@ pkgs="
 	qemu-system-x86 busybox-static cpio gzip xz-utils kmod
 	sparse perl iproute2 bpftrace debootstrap
 	flex bison bc libelf-dev libssl-dev
-	python3-sphinx man-db groff-base python3-yaml
+	python3-sphinx man-db groff-base python3-yaml dkms
 "
 
 missing=

@@ -99,19 +99,36 @@ lane_6_1() {
 		else
 			echo "SKIP minivm smoke test and live migration (no /dev/kvm on this machine)" >> "$hostres"
 		fi
-		LANE=host "$src/tools/vmtest/report.sh" /nonexistent "$hostres" > "$build/report-host.txt"
-		reports="$reports $build/report-host.txt"
+	fi
+
+	# DKMS installs into this machine's /lib/modules, which the VM shares:
+	# selftests/dkms_test modprobes what it installed, then it is removed
+	dkms=
+	if [ -z "$T" ] || [[ " $T " == *dkms* ]]; then
+		dkms=1
+		step "[host] DKMS install for $KVER"
+		host_test "DKMS: make dkms-install builds and installs pcopy.ko for $KVER (tools/dkms-test.sh)" \
+			"$build/host-dkms-install.log" env KVER="$KVER" "$src/tools/dkms-test.sh" install
 	fi
 
 	step "[6.1] VM: selftests${T:+ matching '$T'}"
 	# shellcheck disable=SC2086
 	with_lock env BUILD="$build" KVER="$KVER" "$src/tools/vmtest/vm.sh" check $T 2> "$build/vm.err"
 	rc=$?
+	if [ -n "$dkms" ]; then
+		host_test "DKMS: make dkms-remove leaves nothing (tools/dkms-test.sh)" \
+			"$build/host-dkms-remove.log" env KVER="$KVER" "$src/tools/dkms-test.sh" remove
+	fi
 	cat "$build/vm.err" >&2
 	# vm.sh fails only before booting (no kernel, no initramfs): say why
 	[ "$rc" = 0 ] || echo "FAIL vm: $(tail -n 1 "$build/vm.err")" >> "$res"
 	LANE=6.1 "$src/tools/vmtest/report.sh" "$build/vm/results" "$res" > "$build/report-6.1.txt"
 	reports="$reports $build/report-6.1.txt"
+	# the host tests, the DKMS ones around the VM included
+	if [ -s "$hostres" ]; then
+		LANE=host "$src/tools/vmtest/report.sh" /nonexistent "$hostres" > "$build/report-host.txt"
+		reports="$reports $build/report-host.txt"
+	fi
 }
 
 lane_6_12() {
