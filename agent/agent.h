@@ -75,5 +75,6 @@ int cmd_send(int argc, char **argv, const struct opts *o);
 int cmd_recv(int argc, char **argv, const struct opts *o);
 int cmd_run(int argc, char **argv, const struct opts *o);
 int cmd_auto(int argc, char **argv, const struct opts *o);
+int cmd_exporter(int argc, char **argv, const struct opts *o);
 
 #endif

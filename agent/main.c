@@ -33,6 +33,7 @@ static const struct {
 	{ "record", cmd_record, "PID -o FILE", "record a process's faults and dirty pages to a file" },
 	{ "report", cmd_report, "FILE", "summarise a file written by 'pcopy record'" },
 	{ "send", cmd_send, "--to HOST:PORT", "migrate a VM (or a memory file) to 'pcopy recv'" },
+	{ "exporter", cmd_exporter, "--listen ADDR:PORT", "serve the module's metrics to Prometheus over HTTP" },
 	{ "recv", cmd_recv, "--listen ADDR:PORT", "receive a migration into a VMM's userfaultfd" },
 };
 

@@ -5,15 +5,17 @@ set -eu
 
 # flex .. libssl-dev: the debug kernel (tools/debugkernel/build.sh);
 # python3-sphinx .. groff-base: make man/htmldocs/install (tools/install-test.sh);
-# python3-yaml: tools/ynl/check-spec.py; dkms: make dkms-install (tools/dkms-test.sh)
+# python3-yaml: tools/ynl/check-spec.py; dkms: make dkms-install (tools/dkms-test.sh);
+# prometheus (and its promtool), curl: selftests/exporter_test
 pkgs="
 	gcc make libc6-dev pkg-config
 	linux-image-amd64 linux-headers-amd64 linux-source-6.1
-	libnl-3-dev libnl-genl-3-dev libjson-c-dev libcap-dev
+	libnl-3-dev libnl-genl-3-dev libjson-c-dev libcap-dev libmicrohttpd-dev
 	qemu-system-x86 busybox-static cpio gzip xz-utils kmod
 	sparse perl iproute2 bpftrace debootstrap
 	flex bison bc libelf-dev libssl-dev
 	python3-sphinx man-db groff-base python3-yaml dkms
+	prometheus curl
 "
 
 missing=
