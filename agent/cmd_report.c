@@ -19,6 +19,7 @@
 #include "common/jsonb.h"
 #include "observe/rec.h"
 #include "observe/recfile.h"
+#include "observe/plot.h"
 #include "observe/report.h"
 #include "observe/stats.h"
 
@@ -350,33 +351,51 @@ static struct json_object *to_json(const char *path, const struct recr *rr,
 	return jb_done(&b, o);
 }
 
+enum { OPT_PLOT = 256 };
+
+struct report_opts {
+	bool verbose;
+	const char *plot;		/* --plot OUT.svg|OUT.png */
+};
+
 static void report_opt(int c, const char *arg, void *ctx)
 {
-	(void)arg;
+	struct report_opts *ro = ctx;
+
 	if (c == 'v')
-		*(bool *)ctx = true;
+		ro->verbose = true;
+	else if (c == OPT_PLOT)
+		ro->plot = arg;
 }
 
 int cmd_report(int argc, char **argv, const struct opts *go)
 {
 	static const struct option lopts[] = {
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "plot", required_argument, NULL, OPT_PLOT },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct report_opts ro = { 0 };
+	struct plot *pl = NULL;
+	char why[256];
 	const struct pcopy_rec_hdr *rec;
 	struct report *rp;
 	struct opts o = *go;
 	struct check c;
 	struct recr rr;
-	bool verbose = false;
 	const char *path;
 	int i, ret;
 
-	i = cmd_opts_ext(argc, argv, &o, "FILE [-v|--verbose]", lopts, "v", report_opt, &verbose);
+	i = cmd_opts_ext(argc, argv, &o, "FILE [-v|--verbose] [--plot OUT.svg|OUT.png]", lopts,
+			 "v", report_opt, &ro);
 	if (argc - i != 1)
 		usage_error("report: expected one FILE");
-	if (verbose && o.json)
+	if (ro.verbose && o.json)
 		usage_error("report: -v lists records in the text output only");
+	if (ro.plot && (strlen(ro.plot) <= 4 ||
+			(strcmp(ro.plot + strlen(ro.plot) - 4, ".svg") &&
+			 strcmp(ro.plot + strlen(ro.plot) - 4, ".png"))))
+		usage_error("report: --plot %s: the name must end in .svg or .png", ro.plot);
 	path = argv[i];
 
 	/* the per-vCPU table makes it large for the stack */
@@ -390,10 +409,20 @@ int cmd_report(int argc, char **argv, const struct opts *go)
 		fprintf(stderr, "pcopy: report %s: %s\n", path, rr.why);
 		goto out_free;
 	}
+	if (ro.plot) {
+		pl = plot_new(rr.hdr.start_mono_ns);
+		if (!pl) {
+			fprintf(stderr, "pcopy: report %s: out of memory\n", path);
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
 	while ((ret = recr_next(&rr, &rec)) > 0) {
-		if (verbose)
+		if (ro.verbose)
 			print_record(rec, rr.hdr.start_mono_ns);
 		ret = report_add(rp, rec);
+		if (!ret && pl)
+			ret = plot_add(pl, rec);
 		if (ret) {
 			snprintf(rr.why, sizeof(rr.why), "out of memory");
 			break;
@@ -418,11 +447,17 @@ int cmd_report(int argc, char **argv, const struct opts *go)
 		print_json(obj);
 		json_object_put(obj);
 	} else {
-		if (verbose)
+		if (ro.verbose)
 			putchar('\n');
 		print_text(path, &rr, rp, &c);
 	}
+	if (pl) {
+		ret = plot_write(pl, ro.plot, why, sizeof(why));
+		if (ret)
+			fprintf(stderr, "pcopy: report %s: plot %s\n", path, why);
+	}
 out:
+	plot_free(pl);
 	recr_close(&rr);
 out_free:
 	report_free(rp);

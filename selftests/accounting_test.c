@@ -400,7 +400,7 @@ TEST(missed_faults_are_counted_exactly)
 	EXPECT_EQ(0, ring.hdr->lost_records_pending);
 	EXPECT_EQ(0, c.bad);
 
-	ring_close(&ring);
+	test_ring_close(&ring);
 	sess_cmd(sk, fam, PCOPY_CMD_SESSION_DEL, getpid(), &r);
 	nl_result_free(&r);
 	nl_socket_free(sk);

@@ -217,7 +217,7 @@ FIXTURE_TEARDOWN(dirty)
 		unlink(self->m.harvest);
 		unlink(self->m.json);
 	}
-	ring_close(&self->r);
+	test_ring_close(&self->r);
 	free(self->col.e);
 	free(self->mine);
 	if (self->sk)

@@ -784,7 +784,7 @@ int ring_map(struct test_ring *r)
 	return 0;
 }
 
-void ring_close(struct test_ring *r)
+void test_ring_close(struct test_ring *r)
 {
 	long psz = sysconf(_SC_PAGESIZE);
 

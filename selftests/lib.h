@@ -161,7 +161,7 @@ int ring_bind(struct test_ring *r, uint32_t pid, uint32_t pages,
 	      uint32_t watermark, uint32_t flags);
 /* mmap both parts as uapi/pcopy.h says; 0 or -errno. */
 int ring_map(struct test_ring *r);
-void ring_close(struct test_ring *r);
+void test_ring_close(struct test_ring *r);
 
 /* Counts of what a drain delivered. */
 struct ring_counts {

@@ -168,7 +168,7 @@ FIXTURE_TEARDOWN(rs)
 	struct nl_result res;
 	int status;
 
-	ring_close(&self->r);
+	test_ring_close(&self->r);
 	if (self->pid > 0) {
 		__atomic_store_n(&self->ctl->cmd, CMD_EXIT, __ATOMIC_RELEASE);
 		waitpid(self->pid, &status, 0);
@@ -214,7 +214,7 @@ static void fresh_consumer_exact(struct __test_metadata *_metadata,
 
 	ASSERT_NE(NULL, st);
 	ASSERT_EQ(0, command(self->ctl, CMD_PAUSE));
-	ring_close(&self->r);
+	test_ring_close(&self->r);
 	ASSERT_EQ(0, ring_bind(&r, self->pid, 8, 1, PCOPY_RING_BIND_FAULTS));
 	ASSERT_EQ(0, ring_map(&r));
 	EXPECT_EQ(0, r.hdr->producer_pos);
@@ -240,7 +240,7 @@ static void fresh_consumer_exact(struct __test_metadata *_metadata,
 	EXPECT_EQ(BURST, st->faults);
 	EXPECT_EQ(0, st->outstanding);
 	EXPECT_EQ(0, self->ctl->bad);
-	ring_close(&r);
+	test_ring_close(&r);
 	free(st);
 }
 
@@ -612,7 +612,7 @@ TEST_F(rs, bind_unbind_loop)
 		}
 		if (i % 5 == 0 && ioctl(r.fd, PCOPY_IOC_FLUSH))
 			wrong++;
-		ring_close(&r);
+		test_ring_close(&r);
 	}
 	TH_LOG("%lld binds: %llu records read, %llu lost", n,
 	       (unsigned long long)(c.begin + c.end),

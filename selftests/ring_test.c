@@ -55,7 +55,7 @@ FIXTURE_TEARDOWN(ring)
 {
 	struct nl_result res;
 
-	ring_close(&self->r);
+	test_ring_close(&self->r);
 	sess_cmd(self->sk, self->fam, PCOPY_CMD_SESSION_DEL, getpid(), &res);
 	nl_result_free(&res);
 	close(self->uffd);
@@ -360,7 +360,7 @@ TEST(ring_outlives_exited_process)
 		EXPECT_TRUE(pfd.revents & POLLHUP);
 	}
 	EXPECT_TRUE(r.hdr->flags & PCOPY_RING_F_EOF);
-	ring_close(&r);
+	test_ring_close(&r);
 	/* with the ring closed the module can go and come back */
 	EXPECT_EQ(0, module_unload());
 	EXPECT_EQ(0, module_load());

@@ -300,7 +300,7 @@ static void ring_step(struct __test_metadata *_metadata, FIXTURE_DATA(st) *self,
 	if (!ret)
 		ret = ring_map(&r);
 	if (ret) {
-		ring_close(&r);
+		test_ring_close(&r);
 		return;
 	}
 	end = now_ns() + 3000000000ull;
@@ -317,7 +317,7 @@ static void ring_step(struct __test_metadata *_metadata, FIXTURE_DATA(st) *self,
 	      "session dirty %llu < %llu delivered + lost on the ring",
 	      (unsigned long long)self->s->dirty,
 	      (unsigned long long)(c.gfns + c.lost_gfns));
-	ring_close(&r);
+	test_ring_close(&r);
 }
 
 /* pcopy record for a second, then pcopy report: consistent. */

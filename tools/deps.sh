@@ -10,7 +10,7 @@ set -eu
 pkgs="
 	gcc make libc6-dev pkg-config
 	linux-image-amd64 linux-headers-amd64 linux-source-6.1
-	libnl-3-dev libnl-genl-3-dev libjson-c-dev libcap-dev libmicrohttpd-dev
+	libnl-3-dev libnl-genl-3-dev libjson-c-dev libcap-dev libmicrohttpd-dev libcairo2-dev
 	qemu-system-x86 busybox-static cpio gzip xz-utils kmod
 	sparse perl iproute2 bpftrace debootstrap
 	flex bison bc libelf-dev libssl-dev

@@ -82,6 +82,8 @@ lane_6_1() {
 		step "[host] host tests"
 		host_test "agent: QEMU-compatible stats output (selftests/stats_fmt_test)" \
 			"$build/host-stats-fmt.log" "$src/selftests/stats_fmt_test"
+		host_test "pcopy report --plot: every data point of a known recording where plot.h puts it (selftests/plot_test)" \
+			"$build/host-plot.log" env PCOPY_SRC="$src" "$src/selftests/plot_test"
 		host_test "YNL spec in sync with uapi/pcopy.h and the policy (tools/ynl/check-spec.py)" \
 			"$build/host-ynl-spec.log" /usr/bin/python3 "$src/tools/ynl/check-spec.py"
 		host_test "make install, modules_install, man pages, completion, htmldocs (tools/install-test.sh)" \
