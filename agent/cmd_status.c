@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "agent.h"
+#include "observe/info.h"
 #include "observe/nl.h"
 
 static const char * const feature_names[] = {
@@ -16,124 +17,14 @@ static const char * const feature_names[] = {
 	"fork_hook",
 };
 
-#define MAX_HOOKS 16
-
-struct hook {
-	char name[64];
-	uint64_t feature;
-	int err;			/* negative errno, 0: attached */
-	char reason[128];
-};
-
 _Static_assert(((1u << (sizeof(feature_names) / sizeof(feature_names[0]))) - 1) ==
 	       __PCOPY_FEAT_ALL, "feature_names out of date");
-
-struct info {
-	char version[PCOPY_VERSION_MAXLEN + 1];
-	uint32_t abi;
-	uint64_t features;
-	uint64_t known;
-	uint32_t maxactive;
-	uint64_t uffd_missed;
-	uint64_t probe_missed;
-	bool has_auto;			/* ABI 3 */
-	bool auto_on;
-	char auto_comm[PCOPY_AUTO_COMM_MAXLEN + 1];
-	uint64_t auto_cgroup;
-	uint32_t auto_max;
-	uint64_t auto_created, auto_filtered, auto_capped, auto_no_slot;
-	bool auto_follow;
-	uint64_t forks, forks_lost;
-	bool has_ended;			/* ABI 3 */
-	uint32_t ended_max, ended_secs, ended_count;
-	unsigned int nhooks;
-	struct hook hooks[MAX_HOOKS];
-};
-
-static void parse_hooks(struct nlattr *nest, struct info *in)
-{
-	struct nlattr *tb[PCOPY_HOOK_A_MAX + 1];
-	struct nlattr *h;
-	int rem;
-
-	nla_for_each_nested(h, nest, rem) {
-		struct hook *k;
-
-		if (nla_type(h) != PCOPY_A_HOOK || in->nhooks == MAX_HOOKS ||
-		    nla_parse_nested(tb, PCOPY_HOOK_A_MAX, h, NULL) ||
-		    !tb[PCOPY_HOOK_A_NAME])
-			continue;
-		k = &in->hooks[in->nhooks++];
-		snprintf(k->name, sizeof(k->name), "%s",
-			 nla_get_string(tb[PCOPY_HOOK_A_NAME]));
-		k->feature = tb[PCOPY_HOOK_A_FEATURE] ?
-			     nla_get_u64(tb[PCOPY_HOOK_A_FEATURE]) : 0;
-		k->err = tb[PCOPY_HOOK_A_ERROR] ?
-			 (int)nla_get_u32(tb[PCOPY_HOOK_A_ERROR]) : 0;
-		snprintf(k->reason, sizeof(k->reason), "%s",
-			 tb[PCOPY_HOOK_A_REASON] ?
-			 nla_get_string(tb[PCOPY_HOOK_A_REASON]) : "");
-	}
-}
-
-static int info_cb(struct nlattr **tb, void *arg)
-{
-	struct info *in = arg;
-
-	if (!tb[PCOPY_A_MODULE_VERSION] || !tb[PCOPY_A_ABI_VERSION] ||
-	    !tb[PCOPY_A_FEATURES]) {
-		fprintf(stderr, "pcopy: the module's info reply is incomplete\n");
-		return -EPROTO;
-	}
-	snprintf(in->version, sizeof(in->version), "%s",
-		 nla_get_string(tb[PCOPY_A_MODULE_VERSION]));
-	in->abi = nla_get_u32(tb[PCOPY_A_ABI_VERSION]);
-	in->features = nla_get_u64(tb[PCOPY_A_FEATURES]);
-	in->known = tb[PCOPY_A_FEATURES_KNOWN] ?
-		    nla_get_u64(tb[PCOPY_A_FEATURES_KNOWN]) : in->features;
-	if (tb[PCOPY_A_UFFD_MAXACTIVE])
-		in->maxactive = nla_get_u32(tb[PCOPY_A_UFFD_MAXACTIVE]);
-	if (tb[PCOPY_A_UFFD_MISSED])
-		in->uffd_missed = nla_get_u64(tb[PCOPY_A_UFFD_MISSED]);
-	if (tb[PCOPY_A_PROBE_MISSED])
-		in->probe_missed = nla_get_u64(tb[PCOPY_A_PROBE_MISSED]);
-	if (tb[PCOPY_A_ENDED_MAX] && tb[PCOPY_A_ENDED_SECS] && tb[PCOPY_A_ENDED_COUNT]) {
-		in->has_ended = true;
-		in->ended_max = nla_get_u32(tb[PCOPY_A_ENDED_MAX]);
-		in->ended_secs = nla_get_u32(tb[PCOPY_A_ENDED_SECS]);
-		in->ended_count = nla_get_u32(tb[PCOPY_A_ENDED_COUNT]);
-	}
-	if (tb[PCOPY_A_AUTO_ON] && tb[PCOPY_A_AUTO_MAX] && tb[PCOPY_A_AUTO_CREATED] &&
-	    tb[PCOPY_A_AUTO_FILTERED] && tb[PCOPY_A_AUTO_CAPPED] && tb[PCOPY_A_AUTO_NO_SLOT]) {
-		in->has_auto = true;
-		in->auto_on = nla_get_u8(tb[PCOPY_A_AUTO_ON]);
-		if (tb[PCOPY_A_AUTO_COMM])
-			snprintf(in->auto_comm, sizeof(in->auto_comm), "%s",
-				 nla_get_string(tb[PCOPY_A_AUTO_COMM]));
-		if (tb[PCOPY_A_AUTO_CGROUP])
-			in->auto_cgroup = nla_get_u64(tb[PCOPY_A_AUTO_CGROUP]);
-		in->auto_max = nla_get_u32(tb[PCOPY_A_AUTO_MAX]);
-		in->auto_created = nla_get_u64(tb[PCOPY_A_AUTO_CREATED]);
-		in->auto_filtered = nla_get_u64(tb[PCOPY_A_AUTO_FILTERED]);
-		in->auto_capped = nla_get_u64(tb[PCOPY_A_AUTO_CAPPED]);
-		in->auto_no_slot = nla_get_u64(tb[PCOPY_A_AUTO_NO_SLOT]);
-		in->auto_follow = !!tb[PCOPY_A_FOLLOW_FORKS];
-		if (tb[PCOPY_A_AUTO_FORKS])
-			in->forks = nla_get_u64(tb[PCOPY_A_AUTO_FORKS]);
-		if (tb[PCOPY_A_AUTO_FORKS_LOST])
-			in->forks_lost = nla_get_u64(tb[PCOPY_A_AUTO_FORKS_LOST]);
-	}
-	if (tb[PCOPY_A_HOOKS])
-		parse_hooks(tb[PCOPY_A_HOOKS], in);
-	return 0;
-}
 
 int cmd_status(int argc, char **argv, const struct opts *go)
 {
 	struct opts so = *go;
 	const struct opts *o = &so;
-	struct info in = { 0 };
-	struct nl_msg *msg;
+	struct module_info in = { 0 };
 	struct pnl p;
 	unsigned int i;
 	int ret;
@@ -144,12 +35,7 @@ int cmd_status(int argc, char **argv, const struct opts *go)
 	ret = pnl_open(&p);
 	if (ret)
 		return ret;
-	msg = pnl_msg(&p, PCOPY_CMD_GET_INFO, 0);
-	if (!msg) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	ret = pnl_request(&p, msg, info_cb, &in);
+	ret = module_info_get(&p, &in);
 	if (ret) {
 		fprintf(stderr, "pcopy: status: %s\n", strerror(-ret));
 		goto out;

@@ -11,35 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "info.h"
 #include "metrics.h"
 #include "session.h"
-
-struct info {
-	char version[PCOPY_VERSION_MAXLEN + 1];
-	uint32_t abi;
-	uint64_t uffd_missed, probe_missed, auto_created;
-	uint32_t ended_count;
-};
-
-static int info_cb(struct nlattr **tb, void *arg)
-{
-	struct info *in = arg;
-
-	if (tb[PCOPY_A_MODULE_VERSION])
-		snprintf(in->version, sizeof(in->version), "%s",
-			 nla_get_string(tb[PCOPY_A_MODULE_VERSION]));
-	if (tb[PCOPY_A_ABI_VERSION])
-		in->abi = nla_get_u32(tb[PCOPY_A_ABI_VERSION]);
-	if (tb[PCOPY_A_UFFD_MISSED])
-		in->uffd_missed = nla_get_u64(tb[PCOPY_A_UFFD_MISSED]);
-	if (tb[PCOPY_A_PROBE_MISSED])
-		in->probe_missed = nla_get_u64(tb[PCOPY_A_PROBE_MISSED]);
-	if (tb[PCOPY_A_AUTO_CREATED])
-		in->auto_created = nla_get_u64(tb[PCOPY_A_AUTO_CREATED]);
-	if (tb[PCOPY_A_ENDED_COUNT])
-		in->ended_count = nla_get_u32(tb[PCOPY_A_ENDED_COUNT]);
-	return 0;
-}
 
 /* A label value with the format's escapes: backslash, quote, newline. */
 static void put_label(FILE *f, const char *s)
@@ -204,7 +178,7 @@ static void histogram(FILE *f, const struct session_stats *s, const struct label
 	fprintf(f, "pcopy_fault_latency_seconds_count{%s} %" PRIu64 "\n", l->text, cum);
 }
 
-static void render(FILE *f, const struct info *in, const struct session_set *set)
+static void render(FILE *f, const struct module_info *in, const struct session_set *set)
 {
 	struct labels *l = calloc(set->n ? set->n : 1, sizeof(*l));
 	static const struct metric info_m = {
@@ -276,7 +250,7 @@ static void render(FILE *f, const struct info *in, const struct session_set *set
 int metrics_render(struct pnl *p, char **out, size_t *len)
 {
 	struct session_set set = { 0 };
-	struct info in = { 0 };
+	struct module_info in;
 	struct nl_msg *msg;
 	unsigned int i;
 	FILE *f;
@@ -284,8 +258,7 @@ int metrics_render(struct pnl *p, char **out, size_t *len)
 
 	*out = NULL;
 	*len = 0;
-	msg = pnl_msg(p, PCOPY_CMD_GET_INFO, 0);
-	ret = msg ? pnl_request(p, msg, info_cb, &in) : -ENOMEM;
+	ret = module_info_get(p, &in);
 	if (ret) {
 		session_perror("exporter: module info", ret, NULL, NULL);
 		return ret;
