@@ -86,15 +86,22 @@ def names(spec):
         enums[c_name(a["enum-name"]).lower()] = members
     ops = spec["operations"]
     members = []
+    calls = {}
     v = 1
     for op in ops["list"]:
         v = op.get("value", v)
-        n = c_name(ops["name-prefix"] + op["name"])
-        out[n] = v
-        members.append(n)
+        if "do" in op or "dump" in op:
+            n = c_name(ops["name-prefix"] + op["name"])
+            out[n] = v
+            members.append(n)
+            calls[v] = op["name"]
+        elif calls.get(v) is None:
+            # a notification reuses a command's number (the kernel's events)
+            raise SystemExit("spec: notification %s has value %d, no command's" %
+                             (op["name"], v))
         v += 1
-    out[c_name(ops["cmd-cnt-name"])] = v
-    out[c_name(ops["cmd-max-name"])] = v - 1
+    out[c_name(spec["cmd-cnt-name"])] = max(calls) + 1
+    out[c_name(spec["cmd-max-name"])] = max(calls)
     enums[c_name(ops["enum-name"]).lower()] = members
     return out, enums, consts
 
