@@ -124,6 +124,20 @@ if [ -z "$T" ]; then
 	done
 fi
 
+# DKMS in the rootfs, which is the VM's root: selftests/dkms_test
+# modprobes what it installed; removed again after the VM
+dkms=
+if [ -z "$T" ] || [[ " $T " == *dkms* ]]; then
+	dkms=1
+	step "DKMS install for $kver in the rootfs"
+	if in_root env KVER="$kver" "$tree/tools/dkms-test.sh" install > "$out/dkms-install.log" 2>&1; then
+		result PASS "DKMS: make dkms-install builds and installs pcopy.ko for $kver in Debian 13 (tools/dkms-test.sh)"
+	else
+		cat "$out/dkms-install.log"
+		result FAIL "DKMS: make dkms-install for $kver in Debian 13 (log: $out/dkms-install.log)"
+	fi
+fi
+
 step "VM: $kver with the trixie root${T:+, selftests matching '$T'}"
 # shellcheck disable=SC2086
 ${VMTEST_LOCK:+flock "$VMTEST_LOCK"} env BUILD="$tree/build" KVER="$kver" \
@@ -137,5 +151,13 @@ cat "$out/vm.err" >&2
 results=$tree/build/vm/results
 # vm.sh fails only before booting (no kernel, no initramfs): say why
 [ "$rc" = 0 ] || result FAIL "vm: $(tail -n 1 "$out/vm.err")"
+if [ -n "$dkms" ]; then
+	if in_root env KVER="$kver" "$tree/tools/dkms-test.sh" remove > "$out/dkms-remove.log" 2>&1; then
+		result PASS "DKMS: make dkms-remove leaves nothing in Debian 13 (tools/dkms-test.sh)"
+	else
+		cat "$out/dkms-remove.log"
+		result FAIL "DKMS: make dkms-remove in Debian 13 (log: $out/dkms-remove.log)"
+	fi
+fi
 step "done"
 finish
