@@ -111,7 +111,8 @@ FIXTURE_SETUP(ex)
 	ASSERT_LE(0, self->uffd);
 	ASSERT_EQ(0, sess_cmd(self->sk, self->fam, PCOPY_CMD_SESSION_NEW, self->pid, &r));
 	nl_result_free(&r);
-	ASSERT_EQ(0, set_vcpu(self->sk, self->fam, self->pid, sys_gettid(), VCPU, NULL));
+	ASSERT_EQ(0, set_vcpu(self->sk, self->fam, self->pid, sys_gettid(), VCPU, &r));
+	nl_result_free(&r);
 	ASSERT_EQ(0, take_faults(self->uffd, 3, 5));
 	ASSERT_EQ(0, sess_get(self->sk, self->fam, self->pid, &self->st));
 	ASSERT_EQ(3, self->st.faults);
@@ -141,6 +142,7 @@ FIXTURE_TEARDOWN(ex)
 	if (self->exporter > 0)
 		EXPECT_EQ(0, stop(self->exporter));
 	free(self->out);
+	self->out = NULL;
 	sess_cmd(self->sk, self->fam, PCOPY_CMD_SESSION_DEL, self->pid, &r);
 	nl_result_free(&r);
 	close(self->uffd);
@@ -201,6 +203,7 @@ TEST_F(ex, scrape_equals_the_module)
 	EXPECT_NE(NULL, strstr(self->out, "pcopy_module_info{version=\"0.2.0\",abi=\"3\"} 1\n"));
 #undef CHECK
 	free(self->out);
+	self->out = NULL;
 
 	/* not the metrics: 404; not a GET: 405 */
 	snprintf(cmd, sizeof(cmd), "curl -s -o /dev/null -w '%%{http_code}' http://127.0.0.1:%d/x",
@@ -208,6 +211,7 @@ TEST_F(ex, scrape_equals_the_module)
 	ASSERT_EQ(0, run_capture(cmd, &self->out));
 	EXPECT_STREQ("404", self->out);
 	free(self->out);
+	self->out = NULL;
 	snprintf(cmd, sizeof(cmd),
 		 "curl -s -X POST -o /dev/null -w '%%{http_code}' http://127.0.0.1:%d/metrics", PORT);
 	ASSERT_EQ(0, run_capture(cmd, &self->out));

@@ -16,7 +16,14 @@ fails=0
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 ver=$(sed -n 's/^#define PCOPY_MODULE_VERSION "\(.*\)"/\1/p' "$src/kmod/internal.h")
-ko=/lib/modules/$KVER/updates/dkms/pcopy.ko
+# DKMS compresses it as the kernel's modules are (6.12: pcopy.ko.xz)
+dkms_ko() {
+	local f
+	for f in "/lib/modules/$KVER/updates/dkms/pcopy.ko"{,.xz,.zst,.gz}; do
+		[ -e "$f" ] && { echo "$f"; return; }
+	done
+	echo "/lib/modules/$KVER/updates/dkms/pcopy.ko"
+}
 M="make -s -C $src KVER=$KVER"
 
 case ${1:-} in
@@ -28,6 +35,7 @@ install)
 		fail "make dkms-install: $(tail -n 5 "${TMPDIR:-/tmp}/pcopy-dkms.log")"
 		exit 1
 	fi
+	ko=$(dkms_ko)
 	st=$(dkms status -m pcopy -v "$ver" -k "$KVER")
 	[[ $st == "pcopy/$ver, $KVER, "*": installed" ]] && pass "dkms status: $st" ||
 		fail "dkms status: '$st'"
@@ -48,6 +56,7 @@ remove)
 		fail "make dkms-remove: $(tail -n 5 "${TMPDIR:-/tmp}/pcopy-dkms.log")"
 	fi
 	left=
+	ko=$(dkms_ko)
 	[ -e "$ko" ] && left="$left $ko"
 	[ -e "/usr/src/pcopy-$ver" ] && left="$left /usr/src/pcopy-$ver"
 	[ -e /var/lib/dkms/pcopy ] && left="$left /var/lib/dkms/pcopy"
