@@ -6,7 +6,8 @@ set -eu
 # flex .. libssl-dev: the debug kernel (tools/debugkernel/build.sh);
 # python3-sphinx .. groff-base: make man/htmldocs/install (tools/install-test.sh);
 # python3-yaml: tools/ynl/check-spec.py; dkms: make dkms-install (tools/dkms-test.sh);
-# prometheus (and its promtool), curl: selftests/exporter_test
+# prometheus (and its promtool), curl: selftests/exporter_test;
+# debhelper .. dpkg-dev: the Debian packages (tools/deb-test.sh)
 pkgs="
 	gcc make libc6-dev pkg-config
 	linux-image-amd64 linux-headers-amd64 linux-source-6.1
@@ -16,6 +17,7 @@ pkgs="
 	flex bison bc libelf-dev libssl-dev
 	python3-sphinx man-db groff-base python3-yaml dkms
 	prometheus curl
+	debhelper dh-dkms lintian dpkg-dev
 "
 
 missing=

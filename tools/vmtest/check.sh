@@ -86,6 +86,8 @@ lane_6_1() {
 			"$build/host-plot.log" env PCOPY_SRC="$src" "$src/selftests/plot_test"
 		host_test "YNL spec in sync with uapi/pcopy.h and the policy (tools/ynl/check-spec.py)" \
 			"$build/host-ynl-spec.log" /usr/bin/python3 "$src/tools/ynl/check-spec.py"
+		host_test "Debian packages: dpkg-buildpackage, lintian, contents (tools/deb-test.sh)" \
+			"$build/host-deb.log" "$src/tools/deb-test.sh"
 		host_test "make install, modules_install, man pages, completion, htmldocs (tools/install-test.sh)" \
 			"$build/host-install.log" env BUILD="$build" "$src/tools/install-test.sh"
 		if [ -c /dev/kvm ]; then
