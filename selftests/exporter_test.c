@@ -23,6 +23,10 @@
 #include "kselftest_harness.h"
 #include "lib.h"
 
+/* Prometheus starts, scrapes and answers slowly under TCG */
+#undef TEST_TIMEOUT_DEFAULT
+#define TEST_TIMEOUT_DEFAULT 300
+
 #define PORT		19123
 #define PROM_PORT	19124
 #define VCPU		2
