@@ -33,7 +33,7 @@ T=${T:-}
 selftest_timeout=${DEBUG_SELFTEST_TIMEOUT:-1800}
 vm_timeout=${DEBUG_VM_TIMEOUT:-3000}
 slowdown=${DEBUG_SLOWDOWN:-4}
-debug_skip="qemu_postcopy_test minivm_smoke_test migrate_test migrate_kill_test"
+debug_skip="qemu_postcopy_test exporter_test minivm_smoke_test migrate_test migrate_kill_test"
 debug_env="PCOPY_STRESS_N=40 PCOPY_STRESS_SECS=400 PCOPY_EXIT_RACE_MIN=100"
 if [ -n "${DEBUG_FULL:-}" ]; then
 	debug_skip=
