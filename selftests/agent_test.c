@@ -16,6 +16,10 @@
 
 #include "kselftest_harness.h"
 #include "lib.h"
+
+/* each pcopy run loads 36 libraries over 9p: seconds on the KASAN kernel */
+#undef TEST_TIMEOUT_DEFAULT
+#define TEST_TIMEOUT_DEFAULT 300
 #include "qemu_text.h"
 
 #define PAGE 4096UL

@@ -27,6 +27,10 @@
 #include "kselftest_harness.h"
 #include "lib.h"
 
+/* pcopy runs and module reloads are slow on the KASAN kernel */
+#undef TEST_TIMEOUT_DEFAULT
+#define TEST_TIMEOUT_DEFAULT 300
+
 #define NFAULTS 4
 #define CG_ROOT "/tmp/pcopy-auto-cg"
 #define CG_DIR CG_ROOT "/pcopy-auto"

@@ -17,6 +17,10 @@
 #include "kselftest_harness.h"
 #include "lib.h"
 
+/* modprobe and pcopy are slow on the KASAN kernel */
+#undef TEST_TIMEOUT_DEFAULT
+#define TEST_TIMEOUT_DEFAULT 300
+
 TEST(modprobe_loads_the_dkms_module)
 {
 	char ko[256], cmd[512], *want = NULL, *got = NULL, *out = NULL;

@@ -16,6 +16,10 @@
 #include "kselftest_harness.h"
 #include "lib.h"
 
+/* pcopy runs are slow on the KASAN kernel */
+#undef TEST_TIMEOUT_DEFAULT
+#define TEST_TIMEOUT_DEFAULT 300
+
 FIXTURE(nl) {
 	struct nl_sock *sk;
 	int family;

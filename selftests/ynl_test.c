@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -342,6 +343,7 @@ TEST_F(ynl, events_decoded)
 		 "--no-schema --subscribe events --sleep 15 >%s 2>&1", file);
 	sub = fork();
 	if (!sub) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
