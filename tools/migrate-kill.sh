@@ -31,7 +31,7 @@
 #
 # Environment (defaults in brackets):
 #   MEM [16 MiB] VCPUS [2] CHANNELS [4] PORT [7900 + random]
-#   NETEM_RATE [10mbit] NETEM_DELAY []: tc netem on both ends of the veth
+#   NETEM_RATE [5mbit] NETEM_DELAY []: tc netem on both ends of the veth
 #     (without sch_netem, as on the build host, tbf at NETEM_RATE)
 #   PCOPY_SLOWDOWN [1]: the kernel runs the migration this many times slower
 #     than Debian's (the debug lane, Documentation/debug-kernel.rst): the
@@ -42,7 +42,7 @@
 #     script itself runs late, still kills mid-stream.  Listing the
 #     connections and choosing the victim between the threshold and ss -K
 #     took 3-6 s in the 6.12 guest (900-1800 of the 4096 pages at
-#     10 Mbit/s): at 15 % the stream had ended by then in one run
+#     10 Mbit/s, now 5): at 15 % of 10 Mbit/s the stream had ended by then
 #   KILL_AFTER_MS: kill this long after the connections are up instead
 #   NICE [10]: pcopy and minivm run under nice -n NICE, so that the
 #     script's polling and ss are not starved by them on a 2-CPU guest
@@ -64,9 +64,9 @@ MEM=${MEM:-16}
 VCPUS=${VCPUS:-2}
 CHANNELS=${CHANNELS:-4}
 if [ "${PCOPY_SLOWDOWN:-1}" -gt 1 ]; then
-	NETEM_RATE=${NETEM_RATE-$((10000 / PCOPY_SLOWDOWN))kbit}
+	NETEM_RATE=${NETEM_RATE-$((5000 / PCOPY_SLOWDOWN))kbit}
 else
-	NETEM_RATE=${NETEM_RATE-10mbit}
+	NETEM_RATE=${NETEM_RATE-5mbit}
 fi
 NETEM_DELAY=${NETEM_DELAY:-}
 KILL_AT_PCT=${KILL_AT_PCT:-5}
