@@ -73,8 +73,21 @@ FIXTURE_SETUP(neg)
 		      self->sock, "--no-ring", "--timeout", "30", (char *)NULL);
 		_exit(127);
 	}
-	for (i = 0; i < 500 && access(self->sock, F_OK); i++)
+	/*
+	 * pcopy loads its libraries and binds the socket; on a debug kernel
+	 * over 9p that has taken more than 5 s.  Wait while it lives, up to
+	 * 20 s (the harness's own timeout is 30).
+	 */
+	for (i = 0; i < 2000 && access(self->sock, F_OK); i++) {
+		int status;
+
+		ASSERT_EQ(0, waitpid(self->recv, &status, WNOHANG)) {
+			TH_LOG("pcopy recv exited before binding %s (log %s)",
+			       self->sock, self->log);
+			self->recv = -1;
+		}
 		sleep_ms(10);
+	}
 	ASSERT_EQ(0, access(self->sock, F_OK));
 }
 
