@@ -15,7 +15,8 @@
 #                   and print "[debug]" results, "N passed, N failed" last
 #                   (Documentation/debug-kernel.rst; T= works as for check)
 #   make lint       checkpatch and sparse on kmod/
-#   make install    the agent (PREFIX/sbin/pcopy), the man pages pcopy(8)
+#   make install    the agent (PREFIX/sbin/pcopy, its helpers in
+#                   PREFIX/libexec/pcopy), the man pages pcopy(8)
 #                   and pcopy.ko(4), bash completion and the docs, under
 #                   DESTDIR (PREFIX defaults to /usr/local)
 #   make modules_install  pcopy.ko into /lib/modules/KVER/updates (under
@@ -151,6 +152,8 @@ htmldocs:
 
 install: agent man
 	$(INSTALL) -D -m 0755 agent/pcopy $(DESTDIR)$(PREFIX)/sbin/pcopy
+	$(INSTALL) -D -m 0755 agent/libexec/pcopy-exporter $(DESTDIR)$(PREFIX)/libexec/pcopy/pcopy-exporter
+	$(INSTALL) -D -m 0755 agent/libexec/pcopy-plot $(DESTDIR)$(PREFIX)/libexec/pcopy/pcopy-plot
 	$(INSTALL) -D -m 0644 $(BUILD)/man/pcopy.8 $(DESTDIR)$(PREFIX)/share/man/man8/pcopy.8
 	$(INSTALL) -D -m 0644 $(BUILD)/man/pcopy.ko.4 $(DESTDIR)$(PREFIX)/share/man/man4/pcopy.ko.4
 	$(INSTALL) -D -m 0644 agent/pcopy.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/pcopy
@@ -160,11 +163,14 @@ install: agent man
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/pcopy \
+		$(DESTDIR)$(PREFIX)/libexec/pcopy/pcopy-exporter \
+		$(DESTDIR)$(PREFIX)/libexec/pcopy/pcopy-plot \
 		$(DESTDIR)$(PREFIX)/share/man/man8/pcopy.8 \
 		$(DESTDIR)$(PREFIX)/share/man/man4/pcopy.ko.4 \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/pcopy \
 		$(DESTDIR)$(PREFIX)/share/ynl/specs/pcopy.yaml
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/pcopy
+	rm -rf $(DESTDIR)$(PREFIX)/libexec/pcopy
 
 # ---- DKMS: the module's sources in /usr/src/pcopy-VERSION ----
 VERSION := $(shell sed -n 's/^\#define PCOPY_MODULE_VERSION "\(.*\)"/\1/p' kmod/internal.h)

@@ -17,11 +17,11 @@ struct opts {
 	bool json;
 };
 
-/* main.c */
+/* args.c */
+/* "pcopy: MESSAGE", a pointer to --help, exit(2). */
 void usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), noreturn));
 
-/* args.c */
 /*
  * Parse a subcommand's own options (-j/--json, -h/--help) into @o, which
  * starts as a copy of the global ones; @usage is the synopsis after the
@@ -75,6 +75,18 @@ int cmd_send(int argc, char **argv, const struct opts *o);
 int cmd_recv(int argc, char **argv, const struct opts *o);
 int cmd_run(int argc, char **argv, const struct opts *o);
 int cmd_auto(int argc, char **argv, const struct opts *o);
-int cmd_exporter(int argc, char **argv, const struct opts *o);
+
+/*
+ * helper.c: the helper programs, found beside the running pcopy: in
+ * libexec/ (the build tree) or ../libexec/pcopy/ (an installed one).
+ *
+ * helper_exec(): become helper pcopy-@name for subcommand @name with its
+ * @argv (argv[0] the subcommand; -j is passed on); returns only on
+ * failure, after saying why: 1.
+ * helper_run(): run helper pcopy-@name with @args (NULL-terminated, after
+ * argv[0]) and wait: its exit status, or 1 (said why) if it could not run.
+ */
+int helper_exec(const char *name, char **argv, const struct opts *o);
+int helper_run(const char *name, const char *const *args);
 
 #endif

@@ -4,11 +4,24 @@
 #include <inttypes.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent.h"
+
+void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "pcopy: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(run 'pcopy --help' for usage)\n");
+	exit(2);
+}
 
 int cmd_opts_ext(int argc, char **argv, struct opts *o, const char *usage,
 		 const struct option *extra, const char *extra_short,

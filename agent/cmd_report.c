@@ -19,7 +19,6 @@
 #include "common/jsonb.h"
 #include "observe/rec.h"
 #include "observe/recfile.h"
-#include "observe/plot.h"
 #include "observe/report.h"
 #include "observe/stats.h"
 
@@ -376,8 +375,6 @@ int cmd_report(int argc, char **argv, const struct opts *go)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct report_opts ro = { 0 };
-	struct plot *pl = NULL;
-	char why[256];
 	const struct pcopy_rec_hdr *rec;
 	struct report *rp;
 	struct opts o = *go;
@@ -409,20 +406,10 @@ int cmd_report(int argc, char **argv, const struct opts *go)
 		fprintf(stderr, "pcopy: report %s: %s\n", path, rr.why);
 		goto out_free;
 	}
-	if (ro.plot) {
-		pl = plot_new(rr.hdr.start_mono_ns);
-		if (!pl) {
-			fprintf(stderr, "pcopy: report %s: out of memory\n", path);
-			ret = -ENOMEM;
-			goto out;
-		}
-	}
 	while ((ret = recr_next(&rr, &rec)) > 0) {
 		if (ro.verbose)
 			print_record(rec, rr.hdr.start_mono_ns);
 		ret = report_add(rp, rec);
-		if (!ret && pl)
-			ret = plot_add(pl, rec);
 		if (ret) {
 			snprintf(rr.why, sizeof(rr.why), "out of memory");
 			break;
@@ -451,13 +438,14 @@ int cmd_report(int argc, char **argv, const struct opts *go)
 			putchar('\n');
 		print_text(path, &rr, rp, &c);
 	}
-	if (pl) {
-		ret = plot_write(pl, ro.plot, why, sizeof(why));
-		if (ret)
-			fprintf(stderr, "pcopy: report %s: plot %s\n", path, why);
+	/* the picture: pcopy-plot, which alone loads cairo (helper.c) */
+	if (ro.plot) {
+		const char *args[] = { path, ro.plot, NULL };
+
+		fflush(stdout);
+		ret = helper_run("plot", args) ? -EIO : 0;
 	}
 out:
-	plot_free(pl);
 	recr_close(&rr);
 out_free:
 	report_free(rp);

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * pcopy: the agent.  main() only parses the global options and dispatches
- * to a subcommand; each subcommand lives in its own cmd_*.c file.
+ * to a subcommand; each subcommand lives in its own cmd_*.c file, except
+ * those that need a large library (NULL here): they are helper programs
+ * in libexec/, which pcopy execs (helper.c), so that no other subcommand
+ * loads their libraries.
  */
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +35,7 @@ static const struct {
 	{ "record", cmd_record, "PID -o FILE", "record a process's faults and dirty pages to a file" },
 	{ "report", cmd_report, "FILE", "summarise a file written by 'pcopy record'" },
 	{ "send", cmd_send, "--to HOST:PORT", "migrate a VM (or a memory file) to 'pcopy recv'" },
-	{ "exporter", cmd_exporter, "--listen ADDR:PORT", "serve the module's metrics to Prometheus over HTTP" },
+	{ "exporter", NULL, "--listen ADDR:PORT", "serve the module's metrics to Prometheus over HTTP" },
 	{ "recv", cmd_recv, "--listen ADDR:PORT", "receive a migration into a VMM's userfaultfd" },
 };
 
@@ -48,18 +50,6 @@ static void usage(FILE *f)
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-8s %-18s %s\n", cmds[i].name, cmds[i].args,
 			cmds[i].help);
-}
-
-void usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "pcopy: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n(run 'pcopy --help' for usage)\n");
-	exit(2);
 }
 
 int main(int argc, char **argv)
@@ -101,6 +91,8 @@ int main(int argc, char **argv)
 			argc -= optind;
 			argv += optind;
 			optind = 1;
+			if (!cmds[i].fn)
+				return helper_exec(cmds[i].name, argv, &o);
 			return cmds[i].fn(argc, argv, &o) ? 1 : 0;
 		}
 	}

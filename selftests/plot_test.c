@@ -2,7 +2,7 @@
 /*
  * pcopy report --plot on a known recording (written here with the agent's
  * own record-file writer): the PNG is PLOT_W x PLOT_H, and every data
- * point is where agent/observe/plot.h's geometry puts it, in its exact
+ * point is where agent/libexec/plot.h's geometry puts it, in its exact
  * colour: each blocking fault's dot (its vCPU's colour, grey for a
  * non-vCPU thread; none for a nowait fault), each latency bucket's bar to
  * its height, each dirty bin's bar.  The SVG has the same size.  A host
@@ -21,7 +21,7 @@
 
 /* the harness and the agent both define it, alike */
 #undef ARRAY_SIZE
-#include "observe/plot.h"
+#include "libexec/plot.h"
 #include "observe/recfile.h"
 
 #define T0	1000000000ull		/* the recording's start */

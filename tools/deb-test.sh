@@ -47,16 +47,21 @@ tags=$(lintian -EvIL +pedantic "$W/pcopy_${ver}_amd64.changes" 2>&1 |
 
 files=$(dpkg-deb -c "$deb" | awk '{ print $6 }')
 missing=
-for f in ./usr/sbin/pcopy ./usr/share/man/man8/pcopy.8.gz ./usr/share/man/man4/pcopy.ko.4.gz \
+for f in ./usr/sbin/pcopy ./usr/libexec/pcopy/pcopy-exporter ./usr/libexec/pcopy/pcopy-plot \
+	 ./usr/share/man/man8/pcopy.8.gz ./usr/share/man/man4/pcopy.ko.4.gz \
 	 ./usr/share/bash-completion/completions/pcopy ./usr/share/ynl/specs/pcopy.yaml; do
 	echo "$files" | grep -qx -- "$f" || missing="$missing $f"
 done
-[ -z "$missing" ] && pass "pcopy holds the agent, man pages, completion and YNL spec" ||
+[ -z "$missing" ] && pass "pcopy holds the agent and its helpers, man pages, completion and YNL spec" ||
 	fail "pcopy lacks:$missing"
 dpkg-deb -x "$deb" "$W/x"
 v=$("$W/x/usr/sbin/pcopy" --version 2>&1)
 [ "$v" = "$("$src/agent/pcopy" --version 2>&1)" ] && pass "the packaged pcopy runs: $v" ||
 	fail "the packaged pcopy --version: $v"
+v=$("$W/x/usr/sbin/pcopy" exporter --help 2>&1)
+[ "$v" = "usage: pcopy [-j] exporter --listen ADDR:PORT" ] &&
+	pass "the packaged pcopy runs its packaged pcopy-exporter" ||
+	fail "the packaged pcopy exporter --help: $v"
 
 dpkg-deb -x "$dkms" "$W/y"
 conf=$W/y/usr/src/pcopy-$ver/dkms.conf

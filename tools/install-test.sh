@@ -37,6 +37,8 @@ fi
 want=$(
 	{
 		echo usr/sbin/pcopy
+		echo usr/libexec/pcopy/pcopy-exporter
+		echo usr/libexec/pcopy/pcopy-plot
 		echo usr/share/bash-completion/completions/pcopy
 		echo usr/share/man/man4/pcopy.ko.4
 		echo usr/share/man/man8/pcopy.8
@@ -52,6 +54,26 @@ got=$(cd "$W/root" 2>/dev/null && find . -type f | sed 's|^\./||' | sort)
 	fail "installed files differ: $(diff <(echo "$want") <(echo "$got") | grep '^[<>]' | tr '\n' ' ')"
 [ "$(stat -c %a "$W/root/usr/sbin/pcopy" 2>/dev/null)" = 755 ] && pass "pcopy installed mode 755" ||
 	fail "pcopy mode $(stat -c %a "$W/root/usr/sbin/pcopy" 2>&1)"
+# pcopy loads no drawing or HTTP library: its helpers do (agent/helper.c)
+needed=$(objdump -p "$W/root/usr/sbin/pcopy" 2>&1 | awk '$1 == "NEEDED" { print $2 }' | tr '\n' ' ')
+case "$needed" in
+*cairo* | *microhttpd* | "") fail "pcopy needs: $needed" ;;
+*) pass "pcopy needs neither cairo nor libmicrohttpd: $needed" ;;
+esac
+for h in exporter plot; do
+	f=$W/root/usr/libexec/pcopy/pcopy-$h
+	[ "$(stat -c %a "$f" 2>/dev/null)" = 755 ] || fail "pcopy-$h: mode $(stat -c %a "$f" 2>&1)"
+done
+got=$("$W/root/usr/sbin/pcopy" exporter --help 2>&1)
+[ "$got" = "usage: pcopy [-j] exporter --listen ADDR:PORT" ] &&
+	pass "the installed pcopy runs its installed pcopy-exporter (exporter --help)" ||
+	fail "installed pcopy exporter --help: $got"
+cp "$W/root/usr/sbin/pcopy" "$W/alone"
+got=$("$W/alone" exporter --help 2>&1)
+[ "$got" = "pcopy: exporter: pcopy-exporter is in neither libexec/ nor ../libexec/pcopy/ beside $W (is pcopy installed whole?)" ] &&
+	pass "a pcopy without its helpers says where it looked" ||
+	fail "pcopy without helpers: $got"
+rm -f "$W/alone"
 v_inst=$("$W/root/usr/sbin/pcopy" --version 2>&1)
 v_tree=$("$src/agent/pcopy" --version 2>&1)
 [ -n "$v_inst" ] && [ "$v_inst" = "$v_tree" ] && pass "installed pcopy runs: $v_inst" ||
@@ -105,8 +127,9 @@ got=$(complete_words pcopy -j st | tr '\n' ' ')
 	fail "completion of 'pcopy -j st': '$got'"
 bad=
 for c in $cmds; do
-	f=$(grep -l "^int cmd_$c(" "$src"/agent/*.c)
-	[ -n "$f" ] || { bad="$bad $c(no cmd_$c() in agent/)"; continue; }
+	# a subcommand in agent/cmd_*.c, or one a helper program serves
+	f=$(grep -l "^\(static \)\?int cmd_$c(" "$src"/agent/*.c "$src"/agent/libexec/*.c)
+	[ -n "$f" ] || { bad="$bad $c(no cmd_$c() in agent/ or agent/libexec/)"; continue; }
 	opts=$(grep -o '{ *"[a-z][a-z0-9-]*", *[a-z]*_argument' "$f" | sed 's/{ *"\([^"]*\)".*/--\1/' | sort -u)
 	got=$(complete_words pcopy "$c" --)
 	for o in $opts; do

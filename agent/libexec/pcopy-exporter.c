@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
+ * pcopy-exporter, the helper behind `pcopy exporter` (agent/helper.c):
  * pcopy exporter --listen ADDR:PORT: serve pcopy.ko's state to Prometheus
  * (observe/metrics.c renders it) over HTTP with libmicrohttpd, until
  * SIGINT or SIGTERM.  GET /metrics is the scrape; GET / says where that
@@ -93,7 +94,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", body, len, true);
 }
 
-int cmd_exporter(int argc, char **argv, const struct opts *go)
+static int cmd_exporter(int argc, char **argv, const struct opts *go)
 {
 	static const struct option lopts[] = {
 		{ "listen", required_argument, NULL, OPT_LISTEN },
@@ -136,4 +137,13 @@ int cmd_exporter(int argc, char **argv, const struct opts *go)
 	MHD_stop_daemon(d);
 	close(fd);
 	return 0;
+}
+
+/* pcopy execs this as "pcopy-exporter [-j] ARGS..." */
+int main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+
+	argv[0] = "exporter";
+	return cmd_exporter(argc, argv, &o) ? 1 : 0;
 }

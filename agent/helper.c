@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The helper programs: subcommands (or parts of one) that need a large
+ * library live in their own executables, so that the libraries they load
+ * (cairo's and libmicrohttpd's, some 25 shared objects) cost nothing to
+ * every other pcopy run.  pcopy-exporter is `pcopy exporter`; pcopy-plot
+ * draws `pcopy report --plot`'s picture.
+ *
+ * A helper is looked up beside the running pcopy: in libexec/ (the build
+ * tree: agent/pcopy and agent/libexec/), then in ../libexec/pcopy/ (an
+ * installed one: PREFIX/sbin/pcopy and PREFIX/libexec/pcopy/, wherever
+ * PREFIX and DESTDIR put them).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+/* The helper's path into @path, or -ENOENT (the places tried in @path). */
+static int helper_path(const char *name, char *path, size_t len)
+{
+	static const char *const where[] = { "libexec", "../libexec/pcopy" };
+	char exe[PATH_MAX];
+	unsigned int i;
+	ssize_t n;
+	char *slash;
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0 || !(exe[n] = '\0', slash = strrchr(exe, '/'))) {
+		snprintf(path, len, "cannot find pcopy-%s: /proc/self/exe: %s", name,
+			 n < 0 ? strerror(errno) : "not a path");
+		return -ENOENT;
+	}
+	*slash = '\0';
+	for (i = 0; i < ARRAY_SIZE(where); i++) {
+		if ((size_t)snprintf(path, len, "%s/%s/pcopy-%s", exe, where[i], name) < len &&
+		    !access(path, X_OK))
+			return 0;
+	}
+	snprintf(path, len, "pcopy-%s is in neither %s/ nor %s/ beside %.2048s",
+		 name, where[0], where[1], exe);
+	return -ENOENT;
+}
+
+int helper_exec(const char *name, char **argv, const struct opts *o)
+{
+	char path[PATH_MAX + 64], arg0[64];
+	char **args;
+	int argc, i, k = 0;
+
+	if (helper_path(name, path, sizeof(path))) {
+		fprintf(stderr, "pcopy: %s: %s (is pcopy installed whole?)\n", name, path);
+		return 1;
+	}
+	for (argc = 0; argv[argc]; argc++)
+		;
+	args = calloc(argc + 2, sizeof(*args));
+	if (!args) {
+		fprintf(stderr, "pcopy: %s: out of memory\n", name);
+		return 1;
+	}
+	snprintf(arg0, sizeof(arg0), "pcopy-%s", name);
+	args[k++] = arg0;
+	if (o->json)
+		args[k++] = "-j";
+	for (i = 1; i < argc; i++)
+		args[k++] = argv[i];
+	args[k] = NULL;
+	execv(path, args);
+	fprintf(stderr, "pcopy: %s: cannot run %s: %s\n", name, path, strerror(errno));
+	free(args);
+	return 1;
+}
+
+int helper_run(const char *name, const char *const *args)
+{
+	char path[PATH_MAX + 64], arg0[64];
+	const char **argv;
+	int n, status;
+	pid_t pid;
+
+	if (helper_path(name, path, sizeof(path))) {
+		fprintf(stderr, "pcopy: %s: %s (is pcopy installed whole?)\n", name, path);
+		return 1;
+	}
+	for (n = 0; args[n]; n++)
+		;
+	argv = calloc(n + 2, sizeof(*argv));
+	if (!argv) {
+		fprintf(stderr, "pcopy: %s: out of memory\n", name);
+		return 1;
+	}
+	snprintf(arg0, sizeof(arg0), "pcopy-%s", name);
+	argv[0] = arg0;
+	memcpy(&argv[1], args, (n + 1) * sizeof(*argv));
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		execv(path, (char *const *)argv);
+		fprintf(stderr, "pcopy: %s: cannot run %s: %s\n", name, path, strerror(errno));
+		_exit(127);
+	}
+	free(argv);
+	if (pid < 0) {
+		fprintf(stderr, "pcopy: %s: fork: %s\n", name, strerror(errno));
+		return 1;
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			fprintf(stderr, "pcopy: %s: waitpid: %s\n", name, strerror(errno));
+			return 1;
+		}
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	fprintf(stderr, "pcopy: %s: killed by signal %d\n", name, WTERMSIG(status));
+	return 1;
+}
