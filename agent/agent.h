@@ -89,4 +89,13 @@ int cmd_auto(int argc, char **argv, const struct opts *o);
 int helper_exec(const char *name, char **argv, const struct opts *o);
 int helper_run(const char *name, const char *const *args);
 
+/*
+ * send/recv --plot DIR: make DIR (if need be), remove an earlier run's
+ * DIR/@name.rec and .png, put the recording's path in @rec; 0, or -1
+ * after saying why.  Then, after the run, draw DIR/@name.png from it with
+ * pcopy-plot: 0, or 1 after saying why (nothing recorded, say).
+ */
+int plot_dir_prepare(const char *cmd, const char *dir, const char *name, char *rec, size_t len);
+int plot_dir_draw(const char *cmd, const char *dir, const char *name);
+
 #endif

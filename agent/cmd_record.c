@@ -249,48 +249,6 @@ static int record_loop(struct ring *r, struct recw *w, uint64_t deadline,
 	return w->err ? w->err : RECFILE_STOP_ERROR;
 }
 
-static void fill_header(struct recfile_header *h, const struct record_opts *ro,
-			const struct ring *r, uint32_t pid)
-{
-	memcpy(h->magic, RECFILE_MAGIC, sizeof(h->magic));
-	h->version = RECFILE_VERSION;
-	h->header_size = sizeof(*h);
-	h->abi_version = PCOPY_ABI_VERSION;
-	h->ring_version = r->hdr->version;
-	h->page_size = (uint32_t)sysconf(_SC_PAGESIZE);
-	h->pid = pid;
-	h->ring_data_size = r->size;
-	h->bind_flags = ro->flags;
-	h->watermark = ro->watermark;
-	h->start_mono_ns = now_ns(CLOCK_MONOTONIC);
-	h->start_real_ns = now_ns(CLOCK_REALTIME);
-}
-
-/* @c: the counters to record, NULL to read them now */
-static void fill_trailer(struct recfile_trailer *t, struct ring *r, int stop,
-			 const struct ring_counters *exact)
-{
-	struct ring_counters c;
-
-	if (exact)
-		c = *exact;
-	else
-		ring_counters(r, &c);
-	t->hdr.len = sizeof(*t);
-	t->hdr.type = RECFILE_REC_TRAILER;
-	t->stop = (uint32_t)stop;
-	t->end_mono_ns = now_ns(CLOCK_MONOTONIC);
-	t->ring_flags = c.flags;
-	t->records = c.records;
-	t->lost_records = c.lost_records;
-	t->lost_gfns = c.lost_gfns;
-	t->lost_records_pending = c.lost_records_pending;
-	t->lost_gfns_pending = c.lost_gfns_pending;
-	t->consumer_errors = c.consumer_errors;
-	t->skipped_unknown = r->unknown;
-	t->skipped_malformed = r->malformed;
-}
-
 /* The options and the PID operand; exits on a usage error. */
 static uint32_t record_args(int argc, char **argv, struct opts *o, struct record_opts *ro)
 {
@@ -349,7 +307,7 @@ int cmd_record(int argc, char **argv, const struct opts *go)
 	if (ret)
 		return ret;
 
-	fill_header(&h, &ro, &r, pid);
+	recfile_header_fill(&h, &r, pid, ro.flags, ro.watermark);
 	ret = recw_open(&w, ro.out, &h);
 	if (ret) {
 		file_error(pid, &w);
@@ -405,7 +363,7 @@ int cmd_record(int argc, char **argv, const struct opts *go)
 	}
 
 	/* the records taken off the ring are kept, even after a ring error */
-	fill_trailer(&t, &r, stop, have_final ? &final : NULL);
+	recfile_trailer_fill(&t, &r, (uint32_t)stop, have_final ? &final : NULL);
 	ret = recw_close(&w, &t);
 	if (ret) {
 		file_error(pid, &w);

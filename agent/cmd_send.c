@@ -5,6 +5,7 @@
  */
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 
 #include "agent.h"
@@ -13,7 +14,7 @@
 
 #define USAGE "--to HOST:PORT (--vmm-control SOCK | --mem-file FILE [--state-file FILE])\n" \
 	"       [--channels N] [--max-rounds R] [--downtime-ms D] [--postcopy-only]\n" \
-	"       [--no-urgent] [--no-hint]"
+	"       [--no-urgent] [--no-hint] [--plot DIR]"
 
 enum {
 	OPT_TO = 256,
@@ -26,11 +27,18 @@ enum {
 	OPT_POSTCOPY,
 	OPT_NOURGENT,
 	OPT_NOHINT,
+	OPT_PLOT,
+};
+
+struct send_args {
+	struct send_opts so;
+	const char *plot;		/* --plot DIR */
 };
 
 static void send_opt(int c, const char *arg, void *ctx)
 {
-	struct send_opts *so = ctx;
+	struct send_args *sa = ctx;
+	struct send_opts *so = &sa->so;
 	uint32_t v;
 
 	switch (c) {
@@ -73,6 +81,9 @@ static void send_opt(int c, const char *arg, void *ctx)
 	case OPT_NOHINT:
 		so->no_hint = true;
 		break;
+	case OPT_PLOT:
+		sa->plot = arg;
+		break;
 	}
 }
 
@@ -89,17 +100,23 @@ int cmd_send(int argc, char **argv, const struct opts *go)
 		{ "postcopy-only", no_argument, NULL, OPT_POSTCOPY },
 		{ "no-urgent", no_argument, NULL, OPT_NOURGENT },
 		{ "no-hint", no_argument, NULL, OPT_NOHINT },
+		{ "plot", required_argument, NULL, OPT_PLOT },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct send_opts so = {
-		.channels = SEND_DEFAULT_CHANNELS,
-		.max_rounds = SEND_DEFAULT_ROUNDS,
-		.downtime_ns = SEND_DEFAULT_DOWNTIME_MS * NSEC_PER_MSEC,
+	struct send_args sa = {
+		.so = {
+			.channels = SEND_DEFAULT_CHANNELS,
+			.max_rounds = SEND_DEFAULT_ROUNDS,
+			.downtime_ns = SEND_DEFAULT_DOWNTIME_MS * NSEC_PER_MSEC,
+		},
 	};
+	struct send_opts so;
 	struct opts o = *go;
-	int i;
+	char rec[PATH_MAX];
+	int i, ret;
 
-	i = cmd_opts_ext(argc, argv, &o, USAGE, lopts, "", send_opt, &so);
+	i = cmd_opts_ext(argc, argv, &o, USAGE, lopts, "", send_opt, &sa);
+	so = sa.so;
 	if (i != argc)
 		usage_error("send: unexpected operand '%s'", argv[i]);
 	if (!so.to)
@@ -108,6 +125,17 @@ int cmd_send(int argc, char **argv, const struct opts *go)
 		usage_error("send: give exactly one of --vmm-control SOCK and --mem-file FILE");
 	if (so.state_file && !so.mem_file)
 		usage_error("send: --state-file goes with --mem-file (a VMM exports its own state)");
+	if (sa.plot && (so.mem_file || so.postcopy_only))
+		usage_error("send: --plot draws the dirty records of precopy: not with %s",
+			    so.mem_file ? "--mem-file" : "--postcopy-only");
 	so.json = o.json;
-	return source_run(&so);
+	if (sa.plot) {
+		if (plot_dir_prepare("send", sa.plot, "send", rec, sizeof(rec)))
+			return 1;
+		so.record = rec;
+	}
+	ret = source_run(&so) ? 1 : 0;
+	if (sa.plot && plot_dir_draw("send", sa.plot, "send"))
+		ret = 1;
+	return ret;
 }

@@ -4,7 +4,7 @@
  * library live in their own executables, so that the libraries they load
  * (cairo's and libmicrohttpd's, some 25 shared objects) cost nothing to
  * every other pcopy run.  pcopy-exporter is `pcopy exporter`; pcopy-plot
- * draws `pcopy report --plot`'s picture.
+ * draws the pictures of `pcopy report --plot` and `pcopy send/recv --plot`.
  *
  * A helper is looked up beside the running pcopy: in libexec/ (the build
  * tree: agent/pcopy and agent/libexec/), then in ../libexec/pcopy/ (an
@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,4 +121,47 @@ int helper_run(const char *name, const char *const *args)
 		return WEXITSTATUS(status);
 	fprintf(stderr, "pcopy: %s: killed by signal %d\n", name, WTERMSIG(status));
 	return 1;
+}
+
+int plot_dir_prepare(const char *cmd, const char *dir, const char *name, char *rec, size_t len)
+{
+	struct stat st;
+	char png[PATH_MAX];
+
+	if (mkdir(dir, 0755) && (errno != EEXIST || stat(dir, &st) || !S_ISDIR(st.st_mode))) {
+		fprintf(stderr, "pcopy: %s: --plot %s: %s\n", cmd, dir,
+			errno == EEXIST ? "not a directory" : strerror(errno));
+		return -1;
+	}
+	if ((size_t)snprintf(rec, len, "%s/%s.rec", dir, name) >= len ||
+	    (size_t)snprintf(png, sizeof(png), "%s/%s.png", dir, name) >= sizeof(png)) {
+		fprintf(stderr, "pcopy: %s: --plot %s: the name is too long\n", cmd, dir);
+		return -1;
+	}
+	/* what an earlier run left must not pass for this one's */
+	if ((unlink(rec) && errno != ENOENT) || (unlink(png) && errno != ENOENT)) {
+		fprintf(stderr, "pcopy: %s: --plot %s: cannot replace %s.rec, %s.png: %s\n", cmd,
+			dir, name, name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int plot_dir_draw(const char *cmd, const char *dir, const char *name)
+{
+	char rec[PATH_MAX], png[PATH_MAX];
+	const char *args[] = { rec, png, NULL };
+
+	if ((size_t)snprintf(rec, sizeof(rec), "%s/%s.rec", dir, name) >= sizeof(rec) ||
+	    (size_t)snprintf(png, sizeof(png), "%s/%s.png", dir, name) >= sizeof(png))
+		return 1;
+	if (access(rec, R_OK)) {
+		fprintf(stderr, "pcopy: %s: --plot %s: nothing was recorded (pcopy.ko's ring was not used: see above)\n",
+			cmd, dir);
+		return 1;
+	}
+	if (helper_run("plot", args))
+		return 1;
+	fprintf(stderr, "pcopy: %s: drew %s from the recording %s\n", cmd, png, rec);
+	return 0;
 }

@@ -39,6 +39,8 @@ FIXTURE_VARIANT_ADD(mig, one_bulk_channel) { .env = "CHANNELS=1" };
 FIXTURE_VARIANT_ADD(mig, faults_from_uffd) { .env = "RECV_OPTS=--no-ring" };
 FIXTURE_VARIANT_ADD(mig, postcopy_only) { .env = "SEND_OPTS=--postcopy-only" };
 FIXTURE_VARIANT_ADD(mig, from_memory_file) { .env = "FROM=file" };
+/* send and recv --plot DIR: recordings and pictures of both ends */
+FIXTURE_VARIANT_ADD(mig, plots) { .env = "PLOT=1" };
 
 FIXTURE_SETUP(mig)
 {

@@ -35,6 +35,8 @@
 #   NETEM_DELAY (e.g. 5ms) NETEM_RATE (e.g. 200mbit): tc netem on the veth
 #   SEND_OPTS, RECV_OPTS: extra options; TIMEOUT [300 s for the destination]
 #   FROM [vmm]: vmm (a live source) or file (its paused memory and state)
+#   PLOT=1: pcopy send and recv --plot DIR: check both ends' recordings
+#   (exactly the records the engines counted) and pictures (960 x 720).
 #   KEEP=1: keep the work directory; OUT=DIR: copy the JSON and logs there.
 #   PCOPY_SLOWDOWN [1]: the kernel runs the migration this many times slower
 #   than Debian's (the debug lane, Documentation/debug-kernel.rst): COUNT is
@@ -116,6 +118,11 @@ if [ -n "${NETEM_DELAY:-}${NETEM_RATE:-}" ]; then
 			die "tc netem $netem: $(cat "$T/tc.log") (no sch_netem on this kernel?)"
 	done
 	echo "migrate-e2e: netem on both ends: $netem"
+fi
+
+if [ "${PLOT:-0}" = 1 ]; then
+	SEND_OPTS="${SEND_OPTS:-} --plot $T/plot"
+	RECV_OPTS="${RECV_OPTS:-} --plot $T/plot"
 fi
 
 # ---- destination: pcopy recv, then the incoming minivm ----
@@ -260,6 +267,35 @@ done
 [ -n "$(j "$T/src.json" device_blob.fnv)" ] &&
 	[ "$(j "$T/src.json" device_blob.fnv)" = "$(j "$T/dst.json" device_blob.fnv)" ] &&
 	pass "the device blob arrived unchanged" || fail "the device blob differs"
+
+# ---- --plot: each end's recording holds what its engine counted ----
+png_size() {	# the IHDR's width and height
+	od -An -tu1 -j16 -N8 "$1" 2>/dev/null |
+		awk 'NF == 8 { printf "%d x %d", (($1 * 256 + $2) * 256 + $3) * 256 + $4, (($5 * 256 + $6) * 256 + $7) * 256 + $8 }'
+}
+if [ "${PLOT:-0}" = 1 ]; then
+	for e in send recv; do
+		[ "$(png_size "$T/plot/$e.png")" = "960 x 720" ] &&
+			pass "pcopy $e --plot drew $e.png, 960 x 720" ||
+			fail "pcopy $e --plot: $e.png is '$(png_size "$T/plot/$e.png")' ($(grep -i plot "$T/$e.log"))"
+		"$PCOPY" -j report "$T/plot/$e.rec" >"$T/$e-report.json" 2>"$T/$e-report.log" ||
+			fail "pcopy report $e.rec: $(cat "$T/$e-report.log")"
+		[ "$(j "$T/$e-report.json" stop_reason)" = migration_ended ] &&
+			[ "$(j "$T/$e-report.json" check.consistent)" = true ] &&
+			pass "$e.rec: ended with the migration, consistent ($(j "$T/$e-report.json" check.delivered) records delivered)" ||
+			fail "$e.rec: stop $(j "$T/$e-report.json" stop_reason), consistent $(j "$T/$e-report.json" check.consistent)"
+	done
+	a="$(j "$T/send-report.json" records.dirty) $(j "$T/send-report.json" records.dirty_reset)"
+	b="$(j "$T/send.json" dirty_tracking.records) $(j "$T/send.json" dirty_tracking.resets)"
+	[ "$a" = "$b" ] && [ "${a% *}" -gt 0 ] 2>/dev/null &&
+		pass "send.rec holds the DIRTY and DIRTY_RESET records pcopy send counted: $a" ||
+		fail "send.rec: DIRTY, DIRTY_RESET $a; pcopy send counted $b"
+	a=$(( $(j "$T/recv-report.json" records.fault_begin || echo 0) + $(j "$T/recv-report.json" faults.nowait || echo 0) ))
+	b=$(j "$T/recv.json" faults.ring_records)
+	[ "$a" = "$b" ] && [ "$a" -gt 0 ] 2>/dev/null &&
+		pass "recv.rec holds the fault records pcopy recv took: $a (FAULT_BEGIN + NOWAIT)" ||
+		fail "recv.rec: $a FAULT_BEGIN + NOWAIT records; pcopy recv took $b"
+fi
 
 # ---- figures ----
 ms() {

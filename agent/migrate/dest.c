@@ -238,11 +238,13 @@ static int start_threads(struct dest *d)
 	unsigned int i;
 	int ret;
 
-	ret = faults_start(&d->f, &d->pl, &d->h, &d->ctl, d->use_ring, (uint32_t)d->h.pid);
+	ret = faults_start(&d->f, &d->pl, &d->h, &d->ctl, d->use_ring, (uint32_t)d->h.pid,
+			   d->o->record);
 	if (ret && d->use_ring) {
-		mig_note("faults are read from the userfaultfd instead");
+		mig_note(d->o->record ? "faults are read from the userfaultfd instead, and not recorded for --plot" :
+			 "faults are read from the userfaultfd instead");
 		d->use_ring = false;
-		ret = faults_start(&d->f, &d->pl, &d->h, &d->ctl, false, 0);
+		ret = faults_start(&d->f, &d->pl, &d->h, &d->ctl, false, 0, NULL);
 	}
 	if (ret)
 		return ret;

@@ -14,6 +14,7 @@
 
 #include "common/defs.h"
 #include "dirty.h"
+#include "record.h"
 #include "util.h"
 
 #define RING_PAGES	512		/* 2 MiB: about 120000 GFNs */
@@ -171,7 +172,7 @@ static void on_reset(struct mig_dirty *d, const struct pcopy_rec_dirty_reset *r)
 		__atomic_store_n(&d->trusted, true, __ATOMIC_RELEASE);
 }
 
-static int record_cb(const struct pcopy_rec_hdr *rec, void *arg)
+static int record_take(const struct pcopy_rec_hdr *rec, void *arg)
 {
 	struct mig_dirty *d = arg;
 
@@ -198,6 +199,17 @@ static int record_cb(const struct pcopy_rec_hdr *rec, void *arg)
 	default:
 		return 0;
 	}
+}
+
+/* A record taken is also copied to the recording, if there is one. */
+static int record_cb(const struct pcopy_rec_hdr *rec, void *arg)
+{
+	struct mig_dirty *d = arg;
+	int ret = record_take(rec, d);
+
+	if (!ret)
+		mig_rec_take(d->rec, rec);
+	return ret;
 }
 
 /* Consume what the ring holds; lock held. */
@@ -254,7 +266,7 @@ static void *dirty_thread(void *arg)
 }
 
 int dirty_start(struct mig_dirty *d, uint32_t pid, uint64_t npages, unsigned int nvcpus,
-		const struct mig_dirty_slot *slots, unsigned int nslots)
+		const struct mig_dirty_slot *slots, unsigned int nslots, const char *record)
 {
 	size_t ulen = npages * sizeof(uint32_t);
 	int ret;
@@ -291,6 +303,9 @@ int dirty_start(struct mig_dirty *d, uint32_t pid, uint64_t npages, unsigned int
 	if (ret)
 		goto err;
 	d->ring_open = true;
+	ret = mig_rec_open(&d->rec, record, &d->ring, pid, PCOPY_RING_BIND_DIRTY, RING_WATERMARK);
+	if (ret)
+		goto err;
 	d->bound_ns = mig_now_ns();
 	ret = pthread_create(&d->thread, NULL, dirty_thread, d);
 	if (ret) {
@@ -321,8 +336,11 @@ void dirty_stop(struct mig_dirty *d)
 	unsigned int i;
 
 	dirty_halt(d);
-	if (d->ring_open)
+	if (d->ring_open) {
+		mig_rec_close(d->rec, &d->ring);
+		d->rec = NULL;
 		ring_close(&d->ring);
+	}
 	d->ring_open = false;
 	for (i = 0; i < d->nq; i++)
 		free(d->q[i].e);

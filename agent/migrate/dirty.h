@@ -53,9 +53,12 @@ struct mig_dirty_stats {
 	uint64_t kept;		/* pages kept dirty: unprotected when read */
 };
 
+struct mig_rec;
+
 struct mig_dirty {
 	struct ring ring;
 	bool ring_open;
+	struct mig_rec *rec;		/* --plot: a copy of the ring's records */
 	pthread_mutex_t lock;		/* ring consumption and the queues */
 	pthread_t thread;
 	bool running;
@@ -85,10 +88,11 @@ struct mig_dirty {
 /*
  * Bind a ring to tracked process @pid and start the consumer thread.
  * @nvcpus: the VMM's vCPUs (ids 0..nvcpus-1).  Prints one line and
- * returns a negative errno on failure.
+ * returns a negative errno on failure.  What it takes off the ring is also
+ * copied to recording @record if not NULL.
  */
 int dirty_start(struct mig_dirty *d, uint32_t pid, uint64_t npages, unsigned int nvcpus,
-		const struct mig_dirty_slot *slots, unsigned int nslots);
+		const struct mig_dirty_slot *slots, unsigned int nslots, const char *record);
 void dirty_stop(struct mig_dirty *d);
 /* Only stop the consumer thread, keeping the bitmaps others may read. */
 void dirty_halt(struct mig_dirty *d);

@@ -16,6 +16,7 @@
 
 #include "common/defs.h"
 #include "fault.h"
+#include "record.h"
 #include "util.h"
 
 #define RING_PAGES	64
@@ -42,7 +43,7 @@ static int ent_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static int fault_record(const struct pcopy_rec_hdr *rec, void *arg)
+static int fault_take(const struct pcopy_rec_hdr *rec, void *arg)
 {
 	struct mig_faults *f = arg;
 	const struct pcopy_rec_fault *r = (const void *)rec;
@@ -161,6 +162,17 @@ static int read_uffd(struct mig_faults *f)
 	}
 }
 
+/* A record taken is also copied to the recording, if there is one. */
+static int fault_record(const struct pcopy_rec_hdr *rec, void *arg)
+{
+	struct mig_faults *f = arg;
+	int ret = fault_take(rec, f);
+
+	if (!ret)
+		mig_rec_take(f->rec, rec);
+	return ret;
+}
+
 static void *fault_main(void *arg)
 {
 	struct mig_faults *f = arg;
@@ -220,7 +232,7 @@ out:
 }
 
 int faults_start(struct mig_faults *f, struct place *pl, const struct mig_handoff *h,
-		 struct mig_conn *ctl, bool use_ring, uint32_t pid)
+		 struct mig_conn *ctl, bool use_ring, uint32_t pid, const char *record)
 {
 	int ret;
 
@@ -248,6 +260,9 @@ int faults_start(struct mig_faults *f, struct place *pl, const struct mig_handof
 		if (ret)
 			goto err;
 		f->use_ring = true;
+		ret = mig_rec_open(&f->rec, record, &f->ring, pid, PCOPY_RING_BIND_FAULTS, 1);
+		if (ret)
+			goto err;
 	}
 	ret = pthread_create(&f->thread, NULL, fault_main, f);
 	if (ret) {
@@ -278,8 +293,11 @@ void faults_stop(struct mig_faults *f)
 	if (f->wake_fd >= 0)
 		close(f->wake_fd);
 	f->wake_fd = -1;
-	if (f->use_ring)
+	if (f->use_ring) {
+		mig_rec_close(f->rec, &f->ring);
+		f->rec = NULL;
 		ring_close(&f->ring);
+	}
 	f->use_ring = false;
 	free(f->reqbuf);
 	free(f->batch);

@@ -33,12 +33,15 @@ struct fault_stats {
 	uint64_t outside;	/* faults outside every region */
 };
 
+struct mig_rec;
+
 struct mig_faults {
 	struct place *pl;
 	const struct mig_handoff *h;
 	struct mig_conn *ctl;		/* requests go here */
 	bool use_ring;
 	struct ring ring;
+	struct mig_rec *rec;		/* --plot: a copy of the ring's records */
 	pthread_t thread;
 	bool running;
 	int stop;			/* atomic */
@@ -52,10 +55,11 @@ struct mig_faults {
 
 /*
  * Start the fault thread; with @use_ring, bind a ring to tracked @pid
- * first (printing why not, and returning an error, if that fails).
+ * first (printing why not, and returning an error, if that fails), and
+ * copy what it takes off the ring to recording @record if not NULL.
  */
 int faults_start(struct mig_faults *f, struct place *pl, const struct mig_handoff *h,
-		 struct mig_conn *ctl, bool use_ring, uint32_t pid);
+		 struct mig_conn *ctl, bool use_ring, uint32_t pid, const char *record);
 void faults_stop(struct mig_faults *f);
 /* Only stop the thread, keeping what other threads may still touch. */
 void faults_halt(struct mig_faults *f);

@@ -42,6 +42,7 @@ struct send_opts {
 	bool postcopy_only;
 	bool no_urgent;			/* answers on a bulk channel */
 	bool no_hint;			/* no preempt hints */
+	const char *record;		/* the dirty records, as by pcopy record */
 	bool json;
 };
 
@@ -56,6 +57,7 @@ struct recv_opts {
 	const char *vmm_control;	/* import + resume here */
 	const char *mem_out;		/* every placed page, as received */
 	bool no_ring;			/* faults from the uffd even with pcopy.ko */
+	const char *record;		/* the fault records, as by pcopy record */
 	uint64_t timeout_ns;		/* for the VMM and the source to connect */
 	bool json;
 };

@@ -255,7 +255,7 @@ static void setup_tracking(struct source *s)
 		slots[i].npages = s->layout.slots[i].size / PS;
 	}
 	ret = dirty_start(&s->dirty, (uint32_t)vmm_pid(&s->vmm), s->npages, s->layout.nvcpus, slots,
-			  s->layout.nslots);
+			  s->layout.nslots, s->o->record);
 	if (ret) {
 		snprintf(s->postcopy_why, sizeof(s->postcopy_why),
 			 "the dirty ring of pcopy.ko could not be bound (see above)");

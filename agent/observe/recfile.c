@@ -13,10 +13,12 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/buf.h"
 #include "rec.h"
+#include "ring.h"
 #include "recfile.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -143,6 +145,57 @@ void recw_abort(struct recw *w)
 	w->fd = -1;
 }
 
+static uint64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+void recfile_header_fill(struct recfile_header *h, const struct ring *r, uint32_t pid,
+			 uint32_t bind_flags, uint32_t watermark)
+{
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, RECFILE_MAGIC, sizeof(h->magic));
+	h->version = RECFILE_VERSION;
+	h->header_size = sizeof(*h);
+	h->abi_version = PCOPY_ABI_VERSION;
+	h->ring_version = r->hdr->version;
+	h->page_size = (uint32_t)sysconf(_SC_PAGESIZE);
+	h->pid = pid;
+	h->ring_data_size = r->size;
+	h->bind_flags = bind_flags;
+	h->watermark = watermark;
+	h->start_mono_ns = now_ns(CLOCK_MONOTONIC);
+	h->start_real_ns = now_ns(CLOCK_REALTIME);
+}
+
+void recfile_trailer_fill(struct recfile_trailer *t, const struct ring *r, uint32_t stop,
+			  const struct ring_counters *exact)
+{
+	struct ring_counters c;
+
+	if (exact)
+		c = *exact;
+	else
+		ring_counters(r, &c);
+	memset(t, 0, sizeof(*t));
+	t->hdr.len = sizeof(*t);
+	t->hdr.type = RECFILE_REC_TRAILER;
+	t->stop = stop;
+	t->end_mono_ns = now_ns(CLOCK_MONOTONIC);
+	t->ring_flags = c.flags;
+	t->records = c.records;
+	t->lost_records = c.lost_records;
+	t->lost_gfns = c.lost_gfns;
+	t->lost_records_pending = c.lost_records_pending;
+	t->lost_gfns_pending = c.lost_gfns_pending;
+	t->consumer_errors = c.consumer_errors;
+	t->skipped_unknown = r->unknown;
+	t->skipped_malformed = r->malformed;
+}
+
 const char *recfile_stop_key(uint32_t stop)
 {
 	switch (stop) {
@@ -154,6 +207,8 @@ const char *recfile_stop_key(uint32_t stop)
 		return "duration";
 	case RECFILE_STOP_ERROR:
 		return "error";
+	case RECFILE_STOP_MIGRATION:
+		return "migration_ended";
 	}
 	return "unknown";
 }
@@ -169,6 +224,8 @@ const char *recfile_stop_text(uint32_t stop)
 		return "--duration elapsed";
 	case RECFILE_STOP_ERROR:
 		return "the ring failed (the agent said why)";
+	case RECFILE_STOP_MIGRATION:
+		return "the migration ended";
 	}
 	return "for an unknown reason";
 }

@@ -47,6 +47,7 @@ enum recfile_stop {
 	RECFILE_STOP_SIGNAL,		/* SIGINT or SIGTERM */
 	RECFILE_STOP_DURATION,		/* --duration elapsed */
 	RECFILE_STOP_ERROR,		/* the ring broke its rules; exit status 1 */
+	RECFILE_STOP_MIGRATION,		/* the migration that recorded it ended */
 };
 
 /* "session_ended", "signal", "duration", "error" (JSON); else "unknown". */
@@ -71,6 +72,22 @@ struct recfile_trailer {
 	uint64_t skipped_unknown;	/* of a type it does not know */
 	uint64_t skipped_malformed;	/* a known type with a broken body */
 };
+
+struct ring;
+struct ring_counters;
+
+/*
+ * The header of a recording of ring @r, bound to @pid with @bind_flags and
+ * @watermark, starting now.
+ */
+void recfile_header_fill(struct recfile_header *h, const struct ring *r, uint32_t pid,
+			 uint32_t bind_flags, uint32_t watermark);
+/*
+ * The trailer for @stop, with @exact's counters (ring_drain_exact()) or,
+ * if NULL, @r's as they are now.
+ */
+void recfile_trailer_fill(struct recfile_trailer *t, const struct ring *r, uint32_t stop,
+			  const struct ring_counters *exact);
 
 /* Buffered writer.  Nothing is printed: the first error sticks in err. */
 struct recw {
