@@ -134,6 +134,8 @@ static int summary_show(struct seq_file *m, void *unused)
 	seq_printf(m, "missed:\t%llu\n", st->missed);
 	seq_printf(m, "threads_dropped:\t%llu\n", st->threads_dropped);
 	seq_printf(m, "execs:\t%llu\n", st->execs);
+	seq_printf(m, "ring_lost_records:\t%llu\n", st->ring_lost_records);
+	seq_printf(m, "ring_lost_gfns:\t%llu\n", st->ring_lost_gfns);
 	seq_printf(m, "outstanding:\t%u\n", st->outstanding);
 	seq_printf(m, "outstanding_max:\t%u\n", st->outstanding_max);
 	seq_printf(m, "vcpu_faults:\t%llu\n", st->vcpu_faults);

@@ -93,6 +93,8 @@ struct pcopy_stats {
 	u64 start;		/* creation or last reset */
 	u64 threads_dropped;	/* mappings not kept: thread table full */
 	u64 execs;		/* execve()s followed; never reset */
+	u64 ring_lost_records;	/* snapshot only: s->ring_lost_records */
+	u64 ring_lost_gfns;	/* snapshot only */
 	u64 dirty;		/* snapshot only: sum over vCPUs */
 	u64 dirty_rate;		/* snapshot only */
 	u64 hist_ns[PCOPY_HIST_NS_BUCKETS];
@@ -192,6 +194,13 @@ struct pcopy_session {
 
 	u32 dirty_gen;			/* bumped by a reset, see vcpu_stats */
 	atomic64_t dirty_other;		/* GFNs of vCPU ids >= PCOPY_MAX_VCPUS */
+	/*
+	 * What the rings bound to it dropped, every ring since the session
+	 * began (never reset): a consumer's losses, for whoever watches the
+	 * session (the exporter).  Added to under the ring's lock.
+	 */
+	atomic64_t ring_lost_records;
+	atomic64_t ring_lost_gfns;
 
 	struct dentry *dbg;
 	struct pcopy_ring __rcu *ring;	/* bound consumer, ring.c */

@@ -243,7 +243,11 @@ static int put_stats(struct sk_buff *skb, const struct pcopy_snapshot *snap)
 	    nla_put_u64_64bit(skb, PCOPY_STATS_A_MISSED, st->missed, PCOPY_STATS_A_PAD) ||
 	    nla_put_u64_64bit(skb, PCOPY_STATS_A_THREADS_DROPPED, st->threads_dropped,
 			      PCOPY_STATS_A_PAD) ||
-	    nla_put_u64_64bit(skb, PCOPY_STATS_A_EXECS, st->execs, PCOPY_STATS_A_PAD)) {
+	    nla_put_u64_64bit(skb, PCOPY_STATS_A_EXECS, st->execs, PCOPY_STATS_A_PAD) ||
+	    nla_put_u64_64bit(skb, PCOPY_STATS_A_RING_LOST_RECORDS, st->ring_lost_records,
+			      PCOPY_STATS_A_PAD) ||
+	    nla_put_u64_64bit(skb, PCOPY_STATS_A_RING_LOST_GFNS, st->ring_lost_gfns,
+			      PCOPY_STATS_A_PAD)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
 	}

@@ -216,6 +216,8 @@ drop:
 	r->pend_gfns += lost_gfns;
 	r->lost_records += lost_records;
 	r->lost_gfns += lost_gfns;
+	atomic64_add(lost_records, &r->s->ring_lost_records);
+	atomic64_add(lost_gfns, &r->s->ring_lost_gfns);
 	ring_commit(r, cons);
 }
 
@@ -282,6 +284,7 @@ void pcopy_ring_lost(struct pcopy_session *s, u64 records)
 		if (!r->eof) {
 			r->pend_records += records;
 			r->lost_records += records;
+			atomic64_add(records, &s->ring_lost_records);
 			ring_report_lost(r);
 		}
 		raw_spin_unlock_irqrestore(&r->lock, irqf);

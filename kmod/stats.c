@@ -263,6 +263,8 @@ void pcopy_stats_snapshot(struct pcopy_session *s, struct pcopy_snapshot *snap)
 		st->blocktime += snap->now - max(st->all_blocked_since, st->start);
 	st->dirty = atomic64_read(&s->dirty_other);
 	st->dirty_rate = 0;
+	st->ring_lost_records = atomic64_read(&s->ring_lost_records);
+	st->ring_lost_gfns = atomic64_read(&s->ring_lost_gfns);
 	for (i = 0; i < PCOPY_MAX_VCPUS; i++) {
 		struct pcopy_vcpu_stats *v = &snap->vcpus[i];
 		struct pcopy_vcpu_stats *live = &s->vcpus[i];

@@ -159,8 +159,20 @@ FIXTURE_TEARDOWN(ex)
 TEST_F(ex, scrape_equals_the_module)
 {
 	char cmd[256], lab[160], vlab[128], series[400], buf[64], want[64];
+	struct test_ring ring;
 	uint64_t cum = 0;
 	int i;
+
+	/* a ring whose consumer position is garbage: one more fault, 2 records lost */
+	ASSERT_EQ(0, ring_bind(&ring, self->pid, 1, 1, PCOPY_RING_BIND_FAULTS));
+	ASSERT_EQ(0, ring_map(&ring));
+	ring.cons->consumer_pos = 3;
+	ASSERT_EQ(0, take_faults(self->uffd, 1, 6));
+	EXPECT_EQ(2, ring.hdr->lost_records);
+	test_ring_close(&ring);
+	ASSERT_EQ(0, sess_get(self->sk, self->fam, self->pid, &self->st));
+	ASSERT_EQ(4, self->st.faults);
+	ASSERT_EQ(2, self->st.ring_lost_records);
 
 	snprintf(cmd, sizeof(cmd), "curl -s -D - http://127.0.0.1:%d/metrics", PORT);
 	ASSERT_EQ(0, run_capture(cmd, &self->out));
@@ -185,7 +197,9 @@ TEST_F(ex, scrape_equals_the_module)
 	CHECK("pcopy_missed_faults_total", lab, "%llu", (unsigned long long)self->st.missed);
 	CHECK("pcopy_known_vcpus", lab, "%u", self->st.known_vcpus);
 	CHECK("pcopy_outstanding_faults", lab, "%u", 0u);
-	CHECK("pcopy_vcpu_faults_total", vlab, "%d", 3);
+	CHECK("pcopy_ring_lost_records_total", lab, "%d", 2);
+	CHECK("pcopy_ring_lost_dirty_gfns_total", lab, "%d", 0);
+	CHECK("pcopy_vcpu_faults_total", vlab, "%d", 4);
 	CHECK("pcopy_vcpu_fault_latency_seconds_total", vlab, "%.9f",
 	      (double)self->st.vcpus[0].lat_sum / 1e9);
 	/* the histogram: cumulative, bucket i's bound 2^(i+1) ns */
@@ -197,7 +211,7 @@ TEST_F(ex, scrape_equals_the_module)
 		CHECK("pcopy_fault_latency_seconds_bucket", le, "%llu", (unsigned long long)cum);
 	}
 	cum += self->st.hist_ns[i];
-	EXPECT_EQ(3, cum);
+	EXPECT_EQ(4, cum);
 	{
 		char inf[200];
 

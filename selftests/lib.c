@@ -396,6 +396,8 @@ int parse_session(struct nlattr **tb, struct sess_stats *st)
 	st->missed = get64(s, PCOPY_STATS_A_MISSED);
 	st->threads_dropped = get64(s, PCOPY_STATS_A_THREADS_DROPPED);
 	st->execs = get64(s, PCOPY_STATS_A_EXECS);
+	st->ring_lost_records = get64(s, PCOPY_STATS_A_RING_LOST_RECORDS);
+	st->ring_lost_gfns = get64(s, PCOPY_STATS_A_RING_LOST_GFNS);
 	st->truncated = !!tb[PCOPY_A_TRUNCATED];
 	if (tb[PCOPY_A_VCPUS]) {
 		nla_for_each_nested(e, tb[PCOPY_A_VCPUS], rem) {

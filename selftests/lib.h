@@ -80,6 +80,7 @@ struct sess_stats {
 	uint64_t blocktime, elapsed;
 	uint64_t dirty, dirty_rate;
 	uint64_t missed, threads_dropped, execs;
+	uint64_t ring_lost_records, ring_lost_gfns;
 	int nvcpus;
 	struct vcpu_stat vcpus[TEST_MAX_VCPUS];
 	uint64_t hist_ns[PCOPY_HIST_NS_BUCKETS], hist_us[PCOPY_HIST_US_BUCKETS];

@@ -253,6 +253,18 @@ TEST_F(ring, overflow_is_counted_exactly)
 	EXPECT_EQ(self->r.hdr->lost_records, self->c.lost_records);
 	EXPECT_EQ(self->r.hdr->records, self->c.begin + self->c.end);
 	EXPECT_LT(0, self->c.pads);
+	/* the session counts its ring's drops, and a reset keeps them */
+	EXPECT_EQ(self->r.hdr->lost_records, st->ring_lost_records);
+	EXPECT_EQ(0, st->ring_lost_gfns);
+	{
+		struct nl_result res;
+
+		ASSERT_EQ(0, sess_cmd(self->sk, self->fam, PCOPY_CMD_SESSION_RESET, getpid(), &res));
+		nl_result_free(&res);
+	}
+	ASSERT_EQ(0, sess_get(self->sk, self->fam, getpid(), st));
+	EXPECT_EQ(0, st->faults);
+	EXPECT_EQ(self->r.hdr->lost_records, st->ring_lost_records);
 	free(st);
 }
 
@@ -293,6 +305,24 @@ TEST_F(ring, hostile_consumer)
 		good = self->r.cons->consumer_pos;
 	}
 	EXPECT_EQ(sizeof(garbage) / sizeof(garbage[0]), self->r.hdr->consumer_errors);
+	/* and the session counted the same drops, through a second ring too */
+	{
+		struct sess_stats *st = malloc(sizeof(*st));
+		uint64_t first = self->r.hdr->lost_records;
+
+		ASSERT_NE(NULL, st);
+		ASSERT_EQ(0, sess_get(self->sk, self->fam, getpid(), st));
+		EXPECT_EQ(first, st->ring_lost_records);
+		test_ring_close(&self->r);
+		ASSERT_EQ(0, ring_bind(&self->r, getpid(), 2, 1, PCOPY_RING_BIND_FAULTS));
+		ASSERT_EQ(0, ring_map(&self->r));
+		self->r.cons->consumer_pos = 3;	/* garbage: both records of a fault drop */
+		ASSERT_EQ(0, take_faults(self->uffd, 1, 1));
+		EXPECT_EQ(2, self->r.hdr->lost_records);
+		ASSERT_EQ(0, sess_get(self->sk, self->fam, getpid(), st));
+		EXPECT_EQ(first + 2, st->ring_lost_records);
+		free(st);
+	}
 }
 
 TEST_F(ring, session_end_while_mapped)

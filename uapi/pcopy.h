@@ -369,6 +369,8 @@ enum pcopy_stats_attr {
 	PCOPY_STATS_A_MISSED,		/* u64, blocking faults not timed */
 	PCOPY_STATS_A_THREADS_DROPPED,	/* u64, vCPU mappings not kept */
 	PCOPY_STATS_A_EXECS,		/* u64, execve()s followed (never reset) */
+	PCOPY_STATS_A_RING_LOST_RECORDS, /* u64, records its rings dropped (never reset) */
+	PCOPY_STATS_A_RING_LOST_GFNS,	/* u64, dirty GFNs its rings dropped (never reset) */
 	__PCOPY_STATS_A_LAST
 };
 #define PCOPY_STATS_A_MAX (__PCOPY_STATS_A_LAST - 1)

@@ -51,6 +51,8 @@ struct session_stats {
 	uint64_t missed;		/* blocking faults the module could not time */
 	uint64_t threads_dropped;
 	uint64_t execs;			/* execve()s the session followed */
+	uint64_t ring_lost_records;	/* its rings dropped (never reset) */
+	uint64_t ring_lost_gfns;
 	uint64_t latency_sum_ns;
 	uint64_t latency_max_ns;
 	uint32_t outstanding;
