@@ -10,9 +10,9 @@
 #     spec, and its pcopy runs; pcopy-dkms holds the module's sources and a
 #     dkms.conf of the package's version, depends on dkms and has the
 #     maintainer scripts that add, build and remove it.
-# One PASS/FAIL line per check; exit 0 only if all pass.  (Installing both
-# in a clean rootfs and loading the module from them in the VM is not
-# tested yet.)
+# One PASS/FAIL line per check; exit 0 only if all pass.  DEB_OUT=DIR
+# keeps both packages there, for tools/debroot/test.sh (installing them in
+# a clean rootfs and loading the module from them in the VM).
 set -u
 src=$(cd "$(dirname "$0")/.." && pwd)
 W=$(mktemp -d /tmp/pcopy-deb.XXXXXX)
@@ -77,6 +77,10 @@ grep -q '/usr/lib/dkms/common.postinst' "$W/ctl/postinst" 2>/dev/null &&
 	pass "pcopy-dkms: postinst runs DKMS's common.postinst (add, build, install), prerm removes" ||
 	fail "pcopy-dkms's maintainer scripts: $(ls "$W/ctl")"
 
+if [ -n "${DEB_OUT:-}" ]; then
+	mkdir -p "$DEB_OUT" && rm -f "$DEB_OUT"/*.deb && cp "$deb" "$dkms" "$DEB_OUT/" ||
+		fail "cannot keep the packages in $DEB_OUT"
+fi
 [ "$fails" = 0 ] && { echo "PASS"; exit 0; }
 echo "FAIL ($fails checks failed)"
 exit 1

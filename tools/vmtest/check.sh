@@ -87,7 +87,7 @@ lane_6_1() {
 		host_test "YNL spec in sync with uapi/pcopy.h and the policy (tools/ynl/check-spec.py)" \
 			"$build/host-ynl-spec.log" /usr/bin/python3 "$src/tools/ynl/check-spec.py"
 		host_test "Debian packages: dpkg-buildpackage, lintian, contents (tools/deb-test.sh)" \
-			"$build/host-deb.log" "$src/tools/deb-test.sh"
+			"$build/host-deb.log" env DEB_OUT="$build/debs" "$src/tools/deb-test.sh"
 		host_test "make install, modules_install, man pages, completion, htmldocs (tools/install-test.sh)" \
 			"$build/host-install.log" env BUILD="$build" "$src/tools/install-test.sh"
 		if [ -c /dev/kvm ]; then
@@ -122,6 +122,13 @@ lane_6_1() {
 	if [ -n "$dkms" ]; then
 		host_test "DKMS: make dkms-remove leaves nothing (tools/dkms-test.sh)" \
 			"$build/host-dkms-remove.log" env KVER="$KVER" "$src/tools/dkms-test.sh" remove
+	fi
+	# the .debs deb-test.sh kept, on a clean Debian 12 rootfs booted in the
+	# VM of its own (it takes the VM lock itself)
+	if [ -z "$T" ] || [[ " $T " == *" host "* ]]; then
+		step "[host] the packages in a clean Debian 12 rootfs, booted in the VM"
+		host_test "Debian packages in a clean Debian 12 rootfs: apt install, DKMS, modprobe and pcopy status in the VM, purge (tools/debroot/test.sh)" \
+			"$build/host-debroot.log" "$src/tools/debroot/test.sh" "$build/debs" "$build/debroot"
 	fi
 	cat "$build/vm.err" >&2
 	# vm.sh fails only before booting (no kernel, no initramfs): say why

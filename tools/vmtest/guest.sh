@@ -15,6 +15,8 @@
 #   setup-error       a one-line reason if the environment is unusable
 #   demo.out, demo.rc the demo's output and exit status (demo mode)
 #   bench.out, bench.rc  the benchmarks' output and exit status (bench mode)
+#   debcheck.out, .rc, status.json  modprobe pcopy and pcopy status in a
+#                     rootfs with the .debs installed (debcheck mode)
 #   done              written last; its absence means the VM died
 src=$VMTEST_SRC
 res=$VMTEST_RESULTS
@@ -130,6 +132,20 @@ bench)
 		"$src/bench/run.sh" > "$res/bench.out" 2>&1
 		echo $? > "$res/bench.rc"
 	fi
+	;;
+debcheck)
+	# tools/debroot/test.sh: a clean rootfs with the .debs installed is the
+	# root; its DKMS-built module and packaged pcopy, nothing of the tree
+	{
+		for m in kvm kvm_amd; do
+			modprobe $m || echo "modprobe $m failed"
+		done
+		modprobe pcopy && echo "modprobe pcopy: ok"
+		modinfo -n pcopy
+		pcopy status
+		pcopy -j status > "$res/status.json"
+	} > "$res/debcheck.out" 2>&1
+	echo $? > "$res/debcheck.rc"
 	;;
 run)
 	# tools/vmtest/vm.sh run 'shell command': for debugging
