@@ -35,6 +35,8 @@
 #   NETEM_DELAY (e.g. 5ms) NETEM_RATE (e.g. 200mbit): tc netem on the veth
 #   SEND_OPTS, RECV_OPTS: extra options; TIMEOUT [300 s for the destination]
 #   FROM [vmm]: vmm (a live source) or file (its paused memory and state)
+#   SEND_RSS_MAX_MB: check that pcopy send's peak RSS stays below it (a
+#   guest that touched little memory: never-touched pages cost nothing)
 #   PLOT=1: pcopy send and recv --plot DIR: check both ends' recordings
 #   (exactly the records the engines counted) and pictures (960 x 720).
 #   KEEP=1: keep the work directory; OUT=DIR: copy the JSON and logs there.
@@ -267,6 +269,14 @@ done
 [ -n "$(j "$T/src.json" device_blob.fnv)" ] &&
 	[ "$(j "$T/src.json" device_blob.fnv)" = "$(j "$T/dst.json" device_blob.fnv)" ] &&
 	pass "the device blob arrived unchanged" || fail "the device blob differs"
+
+# ---- memory: pcopy send reads the guest without populating it ----
+if [ -n "${SEND_RSS_MAX_MB:-}" ]; then
+	rss=$(j "$T/send.json" peak_rss_bytes)
+	[ -n "$rss" ] && [ "$rss" -lt $((SEND_RSS_MAX_MB * 1048576)) ] &&
+		pass "pcopy send's peak RSS $((rss / 1048576)) MiB for a $MEM MiB guest (limit $SEND_RSS_MAX_MB MiB)" ||
+		fail "pcopy send's peak RSS ${rss:-?} bytes for a $MEM MiB guest, limit $SEND_RSS_MAX_MB MiB"
+fi
 
 # ---- --plot: each end's recording holds what its engine counted ----
 png_size() {	# the IHDR's width and height

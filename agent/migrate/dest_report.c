@@ -124,6 +124,7 @@ struct json_object *dst_summary_json(struct dest *d)
 	else
 		json_object_object_add(o, "switchover_to_resume_ns", NULL);
 	jadd(&b, o, "bytes_received", ju64(rx_bytes(d)));
+	jadd(&b, o, "peak_rss_bytes", ju64(mig_peak_rss()));
 	jadd(&b, o, "total_time_ns", ju64(d->t_end - d->t_connected));
 	if (d->ms_ok)
 		jadd(&b, o, "module", stats_to_json(&d->ms));

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -176,7 +175,6 @@ static int map_memory(struct source *s)
 {
 	uint64_t size, offset;
 	int fd, ret;
-	void *p;
 
 	ret = open_vmm(s);
 	if (ret)
@@ -201,14 +199,7 @@ static int map_memory(struct source *s)
 		close(fd);
 		return -EFBIG;
 	}
-	p = mmap(NULL, s->size, PROT_READ, MAP_SHARED, fd, 0);
-	ret = -errno;
-	close(fd);
-	if (p == MAP_FAILED) {
-		fprintf(stderr, "pcopy: send: cannot map %s: %s\n", s->vmm.what, strerror(-ret));
-		return ret;
-	}
-	s->mem = p;
+	s->mem_fd = fd;
 	return 0;
 }
 
@@ -394,8 +385,8 @@ static void cleanup(struct source *s)
 	if (s->ctl_ok)
 		mig_conn_close(&s->ctl);
 	vmm_close(&s->vmm);
-	if (s->mem)
-		munmap((void *)s->mem, s->size);
+	if (s->mem_fd >= 0)
+		close(s->mem_fd);
 }
 
 /* One worker per bulk channel, and the responder. */
@@ -471,6 +462,7 @@ int source_run(const struct send_opts *o)
 	int ret;
 
 	s->o = o;
+	s->mem_fd = -1;
 	s->t_start = mig_now_ns();
 	s->hint = NO_HINT;
 	pthread_mutex_init(&s->lock, NULL);

@@ -77,7 +77,12 @@ struct source {
 	const struct send_opts *o;
 
 	/* guest memory, as file offsets */
-	const unsigned char *mem;
+	/*
+	 * The guest RAM, read with pread(): never mapped, so reading a page
+	 * the guest never touched allocates nothing on either side (a shmem
+	 * hole reads as zeroes) and costs pcopy send no memory.
+	 */
+	int mem_fd;
 	uint64_t size, npages;
 	struct vmm vmm;			/* a live VMM or a memory file */
 	struct vmm_layout layout;
@@ -157,6 +162,9 @@ struct source {
 };
 
 /* source_workers.c: scheduler and workers: jobs, page packets, the --no-urgent queue */
+/* Read page @p into @buf (PS bytes): 0, or -EIO after mig_fail(). */
+int src_read_page(struct source *s, uint64_t p, unsigned char *buf);
+/* A PAGE packet of page @p in @buf: its size, or 0 after mig_fail(). */
 size_t src_put_page(struct source *s, unsigned char *buf, uint64_t p, uint8_t round,
 		    uint8_t flags, uint64_t *hash);
 int src_fifo_push(struct source *s, uint64_t p);

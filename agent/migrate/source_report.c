@@ -162,6 +162,7 @@ struct json_object *src_summary_json(struct source *s)
 	jadd(&b, o, "bytes_sent", ju64(src_tx_bytes(s)));
 	jadd(&b, o, "state_bytes", ju64(s->state_len));
 	jadd(&b, o, "throughput_bytes_per_s", ju64(per_sec(src_tx_bytes(s), total)));
+	jadd(&b, o, "peak_rss_bytes", ju64(mig_peak_rss()));
 	if (s->tracking) {
 		dirty_stats(&s->dirty, &st);
 		x = json_object_new_object();

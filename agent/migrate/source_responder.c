@@ -38,6 +38,8 @@ static void src_answer(struct source *s, uint64_t p)
 			mig_fail("out of memory queueing an answer");
 	} else {
 		n = src_put_page(s, s->abuf, p, MIG_ROUND_FINAL, MIG_PAGE_ANSWER, &h);
+		if (!n)
+			return;
 		ret = mig_send_buf(&s->urg, s->abuf, n);
 		if (ret) {
 			if (!mig_failed())

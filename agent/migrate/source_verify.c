@@ -58,12 +58,15 @@ void src_post_add(struct source *s, uint64_t p)
 
 void src_verify(struct source *s, const uint64_t *dset, uint64_t *final)
 {
+	unsigned char buf[PS];
 	uint64_t p;
 
 	for (p = 0; p < s->npages; p++) {
 		if (!s->sent_round[p] || bm_test(dset, p))
 			continue;
-		if (mig_hash(s->mem + p * PS, PS) == s->sent_hash[p]) {
+		if (src_read_page(s, p, buf))
+			return;		/* the migration failed */
+		if (mig_hash(buf, PS) == s->sent_hash[p]) {
 			bm_set(final, p);
 		} else {
 			s->late++;

@@ -2,6 +2,8 @@
 /* The source engine (source.h): scheduler and workers: jobs, page packets, the --no-urgent queue. */
 #include <endian.h>
 #include <errno.h>
+#include <unistd.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +24,28 @@ static int flush(struct worker *w)
 	return ret;
 }
 
+int src_read_page(struct source *s, uint64_t p, unsigned char *buf)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	while (done < PS) {
+		n = pread(s->mem_fd, buf + done, PS - done, (off_t)(p * PS + done));
+		if (n > 0) {
+			done += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		mig_fail("reading page %" PRIu64 " of %s: %s", p, s->vmm.what,
+			 n ? strerror(errno) : "the memory ends early");
+		return -EIO;
+	}
+	return 0;
+}
+
 /*
- * Put page @p in @buf as a PAGE packet: copied first, then hashed and
+ * Put page @p in @buf as a PAGE packet: read first, then hashed and
  * checked for zeroes in the copy, so the hash is of exactly what is sent
  * even if the guest writes the page meanwhile.  Returns the packet size.
  */
@@ -35,7 +57,8 @@ size_t src_put_page(struct source *s, unsigned char *buf, uint64_t p, uint8_t ro
 	bool zero;
 	size_t len;
 
-	memcpy(data, s->mem + p * PS, PS);
+	if (src_read_page(s, p, data))
+		return 0;
 	*hash = mig_page_scan(data, &zero);
 	if (zero)
 		flags |= MIG_PAGE_ZERO;
@@ -69,6 +92,8 @@ static int send_page(struct worker *w, uint64_t p, uint8_t round, uint8_t flags)
 	if (round != MIG_ROUND_FINAL && s->tracking)
 		unprot = dirty_unprotected(&s->dirty, p);
 	n = src_put_page(s, w->buf + w->len, p, round, flags, &h);
+	if (!n)
+		return -EIO;
 	w->len += n;
 	w->pages++;
 	if (round != MIG_ROUND_FINAL) {

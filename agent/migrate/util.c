@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,6 +15,15 @@
 #include "util.h"
 
 #define MIG_FAIL_MSG	400
+
+uint64_t mig_peak_rss(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (uint64_t)ru.ru_maxrss * 1024;	/* KiB on Linux */
+}
 
 uint64_t mig_now_ns(void)
 {

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 uint64_t mig_now_ns(void);		/* CLOCK_MONOTONIC */
+uint64_t mig_peak_rss(void);		/* this process's peak RSS, bytes */
 
 /*
  * Bitmaps of pages in 64-bit words that several threads update with
