@@ -44,7 +44,9 @@ FIXTURE_VARIANT_ADD(mig, from_memory_file) { .env = "FROM=file" };
  * rest without populating it (peak RSS 3 MiB on the build machine; 259 MiB
  * when it read through a mapping)
  */
-FIXTURE_VARIANT_ADD(mig, idle_256m_guest) { .env = "MEM=256 WORKLOAD=hot SEND_RSS_MAX_MB=64" };
+FIXTURE_VARIANT_ADD(mig, idle_256m_guest) {
+	.env = "MEM=256 WORKLOAD=hot SEND_RSS_MAX_MB=64 PLACER_RUN_MIN=16"
+};
 /* send and recv --plot DIR: recordings and pictures of both ends */
 FIXTURE_VARIANT_ADD(mig, plots) { .env = "PLOT=1" };
 

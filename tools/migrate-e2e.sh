@@ -37,6 +37,8 @@
 #   FROM [vmm]: vmm (a live source) or file (its paused memory and state)
 #   SEND_RSS_MAX_MB: check that pcopy send's peak RSS stays below it (a
 #   guest that touched little memory: never-touched pages cost nothing)
+#   PLACER_RUN_MIN: with pcopy.ko, check that the manifest's placer placed
+#   runs of at least this many pages per ioctl on average
 #   PLOT=1: pcopy send and recv --plot DIR: check both ends' recordings
 #   (exactly the records the engines counted) and pictures (960 x 720).
 #   KEEP=1: keep the work directory; OUT=DIR: copy the JSON and logs there.
@@ -276,6 +278,14 @@ if [ -n "${SEND_RSS_MAX_MB:-}" ]; then
 	[ -n "$rss" ] && [ "$rss" -lt $((SEND_RSS_MAX_MB * 1048576)) ] &&
 		pass "pcopy send's peak RSS $((rss / 1048576)) MiB for a $MEM MiB guest (limit $SEND_RSS_MAX_MB MiB)" ||
 		fail "pcopy send's peak RSS ${rss:-?} bytes for a $MEM MiB guest, limit $SEND_RSS_MAX_MB MiB"
+fi
+
+if [ -n "${PLACER_RUN_MIN:-}" ] && [ "$module" = 1 ]; then
+	pp=$(j "$T/recv.json" placer_pages)
+	pi=$(j "$T/recv.json" placer_ioctls)
+	[ "${pp:-0}" -gt 0 ] && [ "$pp" -ge $(( ${pi:-0} * PLACER_RUN_MIN )) ] &&
+		pass "the placer placed $pp buffered pages with $pi ioctls (runs of $((pp / pi)) on average, at least $PLACER_RUN_MIN)" ||
+		fail "the placer placed ${pp:-?} pages with ${pi:-?} ioctls (wanted runs of $PLACER_RUN_MIN)"
 fi
 
 # ---- --plot: each end's recording holds what its engine counted ----

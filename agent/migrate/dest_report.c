@@ -92,6 +92,9 @@ struct json_object *dst_summary_json(struct dest *d)
 	jadd(&b, o, "placed_exactly_once",
 	     json_object_new_boolean(st.placed == d->npages && !st.eexist && !st.twice));
 	jadd(&b, o, "final_duplicates", ju64(st.final_dups));
+	jadd(&b, o, "place_ioctls", ju64(st.ioctls));
+	jadd(&b, o, "placer_pages", ju64(st.placer_pages));
+	jadd(&b, o, "placer_ioctls", ju64(st.placer_ioctls));
 	x = json_object_new_object();
 	jadd(&b, x, "source", json_object_new_string(d->use_ring ? "ring" : "uffd"));
 	jadd(&b, x, "pages_faulted", ju64(st.faulted));

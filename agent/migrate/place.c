@@ -47,6 +47,9 @@
 #define ST_REQUESTED	(1u << 11)
 #define ST_FAULTED	(1u << 12)
 
+/* the placer places a run of at most this many pages with one ioctl */
+#define RUN_MAX		256
+
 static const unsigned char zero_page[PS] __attribute__((aligned(PS)));
 
 #define INC(field)	__atomic_fetch_add(&pl->st.field, 1, __ATOMIC_RELAXED)
@@ -169,6 +172,7 @@ static int uffd_place(struct place *pl, uint64_t p, const void *data)
 		struct uffdio_zeropage z = { .range = { .start = addr, .len = PS } };
 
 		for (;;) {
+			INC(ioctls);
 			if (!ioctl(pl->uffd, UFFDIO_ZEROPAGE, &z))
 				return 0;
 			ret = -errno;
@@ -193,6 +197,7 @@ copy:
 		};
 
 		for (;;) {
+			INC(ioctls);
 			if (!ioctl(pl->uffd, UFFDIO_COPY, &c))
 				return 0;
 			ret = -errno;
@@ -217,12 +222,21 @@ out:
  * Place page @p, which the caller has claimed, from @data (NULL: zeroes);
  * release it; account.  0 or -EIO.
  */
+static int settle(struct place *pl, uint64_t p, uint32_t keep, const void *data,
+		  bool from_buffer, int ret);
+
 static int place_claimed(struct place *pl, uint64_t p, uint32_t keep, const void *data,
 			 bool from_buffer)
 {
+	return settle(pl, p, keep, data, from_buffer, uffd_place(pl, p, data));
+}
+
+/* Release claimed page @p after its ioctl returned @ret; account.  0 or -EIO. */
+static int settle(struct place *pl, uint64_t p, uint32_t keep, const void *data,
+		  bool from_buffer, int ret)
+{
 	uint64_t now;
 	uint32_t s;
-	int ret = uffd_place(pl, p, data);
 
 	if (ret && ret != -EEXIST) {
 		release(pl, p, keep, 0);
@@ -326,14 +340,97 @@ int place_precopy(struct place *pl, uint64_t p, uint8_t round, const void *data)
 	return ret;
 }
 
+/*
+ * Claim page @p for the placer if its buffered version is the final one
+ * and all zeroes exactly when @zero says: never waits for another owner
+ * (a busy page ends the run).  *@old: the state claimed.
+ */
+static bool claim_final(struct place *pl, uint64_t p, bool zero, uint32_t *old)
+{
+	uint8_t m = pl->manifest[p];
+	uint32_t s = __atomic_load_n(&pl->state[p], __ATOMIC_SEQ_CST);
+
+	if (!m || (s & (ST_PLACED | ST_BUSY)) || (s & ST_ROUND) != m || !(s & ST_ZERO) != !zero)
+		return false;
+	if (!__atomic_compare_exchange_n(&pl->state[p], &s, s | ST_BUSY, false,
+					 __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+		return false;
+	*old = s;
+	return true;
+}
+
+/*
+ * Place the claimed run @p .. @p + @n - 1, contiguous in the VMM's memory
+ * and all of one kind (@zero), with one UFFDIO_COPY from the buffer or one
+ * UFFDIO_ZEROPAGE.  What the kernel placed before an error is settled as
+ * placed; the rest goes one page at a time (uffd_place() knows EEXIST,
+ * EAGAIN and memory without zero pages).  0 or -EIO.
+ */
+static int place_run(struct place *pl, uint64_t p, uint64_t n, bool zero, const uint32_t *old)
+{
+	uint64_t addr = handoff_addr_of(pl->h, p), done = 0, i;
+	int64_t got;
+	int ret = 0;
+
+	if (n > 1 && (!zero || __atomic_load_n(&pl->zeropage, __ATOMIC_RELAXED))) {
+		INC(ioctls);
+		INC(placer_ioctls);
+		if (zero) {
+			struct uffdio_zeropage z = { .range = { .start = addr, .len = n * PS } };
+
+			got = ioctl(pl->uffd, UFFDIO_ZEROPAGE, &z) ? z.zeropage : (int64_t)(n * PS);
+		} else {
+			struct uffdio_copy c = {
+				.dst = addr, .src = (uintptr_t)(pl->buf + p * PS), .len = n * PS,
+			};
+
+			got = ioctl(pl->uffd, UFFDIO_COPY, &c) ? c.copy : (int64_t)(n * PS);
+		}
+		done = got > 0 ? (uint64_t)got / PS : 0;
+	}
+	for (i = 0; i < n; i++) {
+		const void *data = zero ? NULL : pl->buf + (p + i) * PS;
+		uint32_t keep = old[i] & (ST_ROUND | ST_ZERO);
+		int r;
+
+		if (ret) {
+			release(pl, p + i, keep, 0);
+			continue;
+		}
+		if (i >= done)
+			INC(placer_ioctls);
+		r = settle(pl, p + i, keep, data, true, i < done ? 0 : uffd_place(pl, p + i, data));
+		if (r)
+			ret = r;
+		else
+			INC(placer_pages);
+	}
+	return ret;
+}
+
 static void *placer_main(void *arg)
 {
 	struct place *pl = arg;
-	uint64_t p, t0 = mig_now_ns();
+	uint64_t p = 0, n, t0 = mig_now_ns();
+	uint32_t old[RUN_MAX];
+	uint64_t addr;
+	bool zero;
 
-	for (p = 0; p < pl->npages && !mig_failed(); p++)
-		if (try_buffered(pl, p))
+	while (p < pl->npages && !mig_failed()) {
+		zero = __atomic_load_n(&pl->state[p], __ATOMIC_ACQUIRE) & ST_ZERO;
+		if (!claim_final(pl, p, zero, &old[0])) {
+			p++;
+			continue;
+		}
+		addr = handoff_addr_of(pl->h, p);
+		for (n = 1; n < RUN_MAX && p + n < pl->npages; n++)
+			if (handoff_addr_of(pl->h, p + n) != addr + n * PS ||
+			    !claim_final(pl, p + n, zero, &old[n]))
+				break;
+		if (place_run(pl, p, n, zero, old))
 			break;
+		p += n;
+	}
 	pl->placer_ns = mig_now_ns() - t0;
 	return NULL;
 }

@@ -47,6 +47,9 @@ struct place_stats {
 	uint64_t faulted;	/* distinct pages that faulted */
 	uint64_t local;		/* faults served from the buffer */
 	uint64_t samples;	/* fault -> placed latencies */
+	uint64_t ioctls;	/* UFFDIO_COPY / UFFDIO_ZEROPAGE calls made */
+	uint64_t placer_pages;	/* pages the manifest's placer placed ... */
+	uint64_t placer_ioctls;	/* ... in this many calls (runs of pages) */
 };
 
 struct place {
