@@ -12,11 +12,12 @@
 # The lane's budget, the one place that sets it: beside make check, the
 # whole suite on this kernel does not fit in CI's 90 minutes
 # (Documentation/debug-kernel.rst, "Budget").  The binaries in debug_skip
-# do not run here (each is reported as a SKIP line): they exercise the
-# agent (its CLI, migrations, exporter) or bpftrace, which spend their time
-# in userspace; the kernel paths they use are covered by dirty_test,
-# kvm_fault_test, fault_test, ring_stress_test and ended_test, which run
-# here.  The stress and fuzz tests run fewer rounds (debug_env).
+# do not run here (each is reported as a SKIP line): they drive whole
+# migrations, QEMU or a Prometheus server, which spend their time in
+# userspace; the kernel paths they use are covered by dirty_test,
+# kvm_fault_test, fault_test, ring_stress_test, agent_test,
+# migrate_neg_test and ended_test, which run here.  The stress and fuzz
+# tests run fewer rounds (debug_env).
 # DEBUG_FULL=1 runs everything at full length.
 #
 # Environment: BUILD (default ./build), T (run only the binaries whose name
@@ -35,7 +36,7 @@ T=${T:-}
 selftest_timeout=${DEBUG_SELFTEST_TIMEOUT:-1800}
 vm_timeout=${DEBUG_VM_TIMEOUT:-2400}
 slowdown=${DEBUG_SLOWDOWN:-4}
-debug_skip="agent_test bpftrace_test exporter_test qemu_postcopy_test minivm_smoke_test migrate_test migrate_neg_test migrate_kill_test"
+debug_skip="exporter_test qemu_postcopy_test minivm_smoke_test migrate_test migrate_kill_test"
 debug_env="PCOPY_STRESS_N=20 PCOPY_STRESS_SECS=240 PCOPY_EXIT_RACE_MIN=100 PCOPY_FUZZ_N=20000 PCOPY_FUZZ_UNPRIV_N=5000"
 if [ -n "${DEBUG_FULL:-}" ]; then
 	debug_skip=
