@@ -309,10 +309,11 @@ int pcopy_auto_set(bool on, const struct pcopy_auto_config *cfg,
 void pcopy_auto_get(bool *on, struct pcopy_auto_config *cfg,
 		    struct pcopy_auto_counters *cnt)
 {
-	lockdep_assert_held(&pcopy_sessions_lock);
+	mutex_lock(&pcopy_sessions_lock);
 	*on = auto_on;
 	*cfg = auto_cfg;
 	*cnt = auto_cnt;
+	mutex_unlock(&pcopy_sessions_lock);
 	cnt->no_slot = atomic64_read(&auto_no_slot);
 }
 

@@ -50,9 +50,7 @@ static void show_auto(struct seq_file *m)
 	struct pcopy_auto_counters cnt;
 	bool on;
 
-	mutex_lock(&pcopy_sessions_lock);
 	pcopy_auto_get(&on, &cfg, &cnt);
-	mutex_unlock(&pcopy_sessions_lock);
 	seq_printf(m, "auto:\t%s\n", on ? "on" : "off");
 	seq_printf(m, "auto_comm:\t%s\n", cfg.comm);
 	seq_printf(m, "auto_cgroup:\t%llu\n", cfg.cgroup);

@@ -275,6 +275,7 @@ int pcopy_fork_error(void);
 const char *pcopy_fork_reason(void);
 int pcopy_auto_set(bool on, const struct pcopy_auto_config *cfg,
 		   struct netlink_ext_ack *extack);
+/* takes pcopy_sessions_lock */
 void pcopy_auto_get(bool *on, struct pcopy_auto_config *cfg,
 		    struct pcopy_auto_counters *cnt);
 

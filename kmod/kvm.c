@@ -53,6 +53,14 @@ static void kvm_entry_probe(void *data, PCOPY_KVM_ENTRY_PROTO)
 }
 #endif
 
+/* The session of the VM that owns @vcpu, if it is tracked; RCU held. */
+static struct pcopy_session *vcpu_session(struct kvm_vcpu *vcpu)
+{
+	if (!atomic_read(&pcopy_nr_sessions))
+		return NULL;
+	return pcopy_session_find_mm(vcpu->kvm->mm);
+}
+
 /*
  * KVM pushed one GFN to the dirty ring of the vCPU that owns @ring, from
  * that vCPU's thread, possibly under kvm->mmu_lock.
@@ -63,10 +71,8 @@ static void kvm_dirty_push_probe(void *data, struct kvm_dirty_ring *ring,
 	struct kvm_vcpu *vcpu = container_of(ring, struct kvm_vcpu, dirty_ring);
 	struct pcopy_session *s;
 
-	if (!atomic_read(&pcopy_nr_sessions))
-		return;
 	rcu_read_lock();
-	s = pcopy_session_find_mm(vcpu->kvm->mm);
+	s = vcpu_session(vcpu);
 	if (s) {
 		pcopy_stats_dirty(s, vcpu->vcpu_id);
 		/* the push incremented dirty_index after filling the entry */
@@ -85,10 +91,8 @@ static void kvm_dirty_reset_probe(void *data, struct kvm_dirty_ring *ring)
 	struct kvm_vcpu *vcpu = container_of(ring, struct kvm_vcpu, dirty_ring);
 	struct pcopy_session *s;
 
-	if (!atomic_read(&pcopy_nr_sessions))
-		return;
 	rcu_read_lock();
-	s = pcopy_session_find_mm(vcpu->kvm->mm);
+	s = vcpu_session(vcpu);
 	if (s)
 		pcopy_ring_dirty_reset(s, vcpu->vcpu_id, ring->reset_index);
 	rcu_read_unlock();

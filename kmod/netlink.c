@@ -137,9 +137,7 @@ static int put_auto(struct sk_buff *msg)
 	struct pcopy_auto_counters cnt;
 	bool on;
 
-	mutex_lock(&pcopy_sessions_lock);
 	pcopy_auto_get(&on, &cfg, &cnt);
-	mutex_unlock(&pcopy_sessions_lock);
 	if (nla_put_u8(msg, PCOPY_A_AUTO_ON, on) ||
 	    (cfg.comm[0] && nla_put_string(msg, PCOPY_A_AUTO_COMM, cfg.comm)) ||
 	    (cfg.cgroup && nla_put_u64_64bit(msg, PCOPY_A_AUTO_CGROUP, cfg.cgroup,

@@ -221,6 +221,16 @@ drop:
 	ring_commit(r, cons);
 }
 
+/* A record that counts as one lost record if dropped; takes r->lock. */
+static void ring_write_locked(struct pcopy_ring *r, const void *src, u32 len)
+{
+	unsigned long irqf;
+
+	raw_spin_lock_irqsave(&r->lock, irqf);
+	ring_write(r, src, len, 1, 0);
+	raw_spin_unlock_irqrestore(&r->lock, irqf);
+}
+
 void pcopy_ring_fault(struct pcopy_session *s, const struct pcopy_fault *f,
 		      u16 type, u16 flags, u64 end)
 {
@@ -235,15 +245,11 @@ void pcopy_ring_fault(struct pcopy_session *s, const struct pcopy_fault *f,
 		.reason = f->reason,
 	};
 	struct pcopy_ring *r;
-	unsigned long irqf;
 
 	rcu_read_lock();
 	r = rcu_dereference(s->ring);
-	if (r && (r->flags & PCOPY_RING_BIND_FAULTS)) {
-		raw_spin_lock_irqsave(&r->lock, irqf);
-		ring_write(r, &rec, sizeof(rec), 1, 0);
-		raw_spin_unlock_irqrestore(&r->lock, irqf);
-	}
+	if (r && (r->flags & PCOPY_RING_BIND_FAULTS))
+		ring_write_locked(r, &rec, sizeof(rec));
 	rcu_read_unlock();
 }
 
@@ -316,16 +322,6 @@ static void batch_flush(struct pcopy_ring *r, struct dirty_batch *b)
 	ring_write(r, &out, len, 0, b->count);
 	raw_spin_unlock_irqrestore(&r->lock, irqf);
 	b->count = 0;
-}
-
-/* A record that counts as one lost record if dropped; takes r->lock. */
-static void ring_write_locked(struct pcopy_ring *r, const void *src, u32 len)
-{
-	unsigned long irqf;
-
-	raw_spin_lock_irqsave(&r->lock, irqf);
-	ring_write(r, src, len, 1, 0);
-	raw_spin_unlock_irqrestore(&r->lock, irqf);
 }
 
 /* One GFN KVM pushed to vCPU @vcpu's dirty ring; RCU read side held. */
