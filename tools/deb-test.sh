@@ -17,9 +17,7 @@ set -u
 src=$(cd "$(dirname "$0")/.." && pwd)
 W=$(mktemp -d /tmp/pcopy-deb.XXXXXX)
 trap 'rm -rf "$W"' EXIT
-fails=0
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$src/tools/checklib.sh"
 ver=$(cd "$src" && dpkg-parsechangelog -S Version)
 t=$W/pcopy-$ver
 
@@ -33,8 +31,7 @@ if (cd "$t" && dpkg-buildpackage -us -uc -b) >"$W/build.log" 2>&1; then
 	pass "dpkg-buildpackage -us -uc -b"
 else
 	fail "dpkg-buildpackage: $(tail -n 5 "$W/build.log")"
-	echo "FAIL ($fails checks failed)"
-	exit 1
+	finish
 fi
 deb=$W/pcopy_${ver}_amd64.deb
 dkms=$W/pcopy-dkms_${ver}_all.deb
@@ -81,6 +78,4 @@ if [ -n "${DEB_OUT:-}" ]; then
 	mkdir -p "$DEB_OUT" && rm -f "$DEB_OUT"/*.deb && cp "$deb" "$dkms" "$DEB_OUT/" ||
 		fail "cannot keep the packages in $DEB_OUT"
 fi
-[ "$fails" = 0 ] && { echo "PASS"; exit 0; }
-echo "FAIL ($fails checks failed)"
-exit 1
+finish

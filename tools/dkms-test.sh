@@ -12,9 +12,7 @@
 set -u
 src=$(cd "$(dirname "$0")/.." && pwd)
 : "${KVER:?KVER: the kernel release to build for}"
-fails=0
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$src/tools/checklib.sh"
 ver=$(sed -n 's/^#define PCOPY_MODULE_VERSION "\(.*\)"/\1/p' "$src/kmod/internal.h")
 # DKMS compresses it as the kernel's modules are (6.12: pcopy.ko.xz)
 dkms_ko() {
@@ -70,6 +68,4 @@ remove)
 	exit 2
 	;;
 esac
-[ "$fails" = 0 ] && { echo "PASS"; exit 0; }
-echo "FAIL ($fails checks failed)"
-exit 1
+finish

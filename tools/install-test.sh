@@ -22,9 +22,7 @@ set -u
 src=$(cd "$(dirname "$0")/.." && pwd)
 W=$(mktemp -d /tmp/pcopy-install.XXXXXX)
 trap 'rm -rf "$W"' EXIT
-fails=0
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+. "$src/tools/checklib.sh"
 BUILD=${BUILD:-$src/build}
 M="make -C $src BUILD=$BUILD"
 
@@ -178,6 +176,4 @@ else
 	fail "make htmldocs: $(tail -n 5 "$W/html.log")"
 fi
 
-[ "$fails" = 0 ] && { echo "PASS"; exit 0; }
-echo "FAIL ($fails checks failed)"
-exit 1
+finish

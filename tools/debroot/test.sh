@@ -19,14 +19,7 @@
 # Environment: VMTEST_LOCK (boot the VM under flock of it), PCOPY_CACHE.
 set -u
 src=$(cd "$(dirname "$0")/../.." && pwd)
-fails=0
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-finish() {
-	[ "$fails" = 0 ] && { echo "PASS"; exit 0; }
-	echo "FAIL ($fails checks failed)"
-	exit 1
-}
+. "$src/tools/checklib.sh"
 
 if [ "${1:-}" != --inside ]; then
 	debs=$(cd "${1:?usage: test.sh DEBDIR [WORKDIR]}" && pwd)
