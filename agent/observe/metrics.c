@@ -78,6 +78,7 @@ static double secs(uint64_t ns)
 enum sess_metric {
 	SM_FAULTS, SM_NOWAIT, SM_INTERRUPTED, SM_MISSED, SM_NONVCPU, SM_BLOCKTIME,
 	SM_OUTSTANDING, SM_KNOWN_VCPUS, SM_DIRTY, SM_DIRTY_RATE, SM_EXECS, SM_ELAPSED,
+	SM_RING_LOST_RECORDS, SM_RING_LOST_GFNS,
 	__SM_MAX
 };
 
@@ -100,6 +101,10 @@ static const struct metric sess_metrics[__SM_MAX] = {
 	[SM_EXECS]	 = { "pcopy_execs_total", "counter", "execve()s the session followed." },
 	[SM_ELAPSED]	 = { "pcopy_session_elapsed_seconds", "gauge",
 			     "Time since the session began or was last reset." },
+	[SM_RING_LOST_RECORDS] = { "pcopy_ring_lost_records_total", "counter",
+				   "Records the session's record rings dropped: their consumer lagged." },
+	[SM_RING_LOST_GFNS] = { "pcopy_ring_lost_dirty_gfns_total", "counter",
+				"Dirty GFNs the session's record rings dropped." },
 };
 
 static void sess_value(FILE *f, enum sess_metric m, const struct session_stats *s)
@@ -117,6 +122,8 @@ static void sess_value(FILE *f, enum sess_metric m, const struct session_stats *
 	case SM_DIRTY_RATE:	fprintf(f, "%" PRIu64, s->dirty_rate); break;
 	case SM_EXECS:		fprintf(f, "%" PRIu64, s->execs); break;
 	case SM_ELAPSED:	fprintf(f, "%.9f", secs(s->elapsed_ns)); break;
+	case SM_RING_LOST_RECORDS: fprintf(f, "%" PRIu64, s->ring_lost_records); break;
+	case SM_RING_LOST_GFNS:	fprintf(f, "%" PRIu64, s->ring_lost_gfns); break;
 	default:		break;
 	}
 }

@@ -35,6 +35,8 @@ static const struct nla_policy stats_policy[PCOPY_STATS_A_MAX + 1] = {
 	[PCOPY_STATS_A_MISSED]			= PNL_POLICY_U64,
 	[PCOPY_STATS_A_THREADS_DROPPED]		= PNL_POLICY_U64,
 	[PCOPY_STATS_A_EXECS]			= PNL_POLICY_U64,
+	[PCOPY_STATS_A_RING_LOST_RECORDS]	= PNL_POLICY_U64,
+	[PCOPY_STATS_A_RING_LOST_GFNS]		= PNL_POLICY_U64,
 };
 
 static const struct nla_policy vcpu_policy[PCOPY_VCPU_A_MAX + 1] = {
@@ -211,6 +213,10 @@ static int parse_stats(struct nlattr *nest, struct session_stats *s, char *why,
 		s->threads_dropped = nla_get_u64(tb[PCOPY_STATS_A_THREADS_DROPPED]);
 	if (tb[PCOPY_STATS_A_EXECS])
 		s->execs = nla_get_u64(tb[PCOPY_STATS_A_EXECS]);
+	if (tb[PCOPY_STATS_A_RING_LOST_RECORDS])
+		s->ring_lost_records = nla_get_u64(tb[PCOPY_STATS_A_RING_LOST_RECORDS]);
+	if (tb[PCOPY_STATS_A_RING_LOST_GFNS])
+		s->ring_lost_gfns = nla_get_u64(tb[PCOPY_STATS_A_RING_LOST_GFNS]);
 	return 0;
 }
 

@@ -390,6 +390,9 @@ int stats_print_text(FILE *f, const struct session_stats *s)
 	if (s->execs)
 		fprintf(f, "Followed: %" PRIu64 " execve()%s (counters kept, vCPUs learned again)\n",
 			s->execs, s->execs == 1 ? "" : "s");
+	if (s->ring_lost_records || s->ring_lost_gfns)
+		fprintf(f, "Ring losses: %" PRIu64 " records, %" PRIu64 " dirty GFNs dropped by full record rings (their consumers lag)\n",
+			s->ring_lost_records, s->ring_lost_gfns);
 	if (s->missed)
 		fprintf(f, "Missed: %" PRIu64 " blocking faults not timed (more in progress at once than the module's uffd_maxactive)\n",
 			s->missed);
@@ -525,6 +528,8 @@ struct json_object *stats_to_json(const struct session_stats *s)
 	jadd(&b, o, "missed", ju64(s->missed));
 	jadd(&b, o, "threads_dropped", ju64(s->threads_dropped));
 	jadd(&b, o, "execs", ju64(s->execs));
+	jadd(&b, o, "ring_lost_records", ju64(s->ring_lost_records));
+	jadd(&b, o, "ring_lost_gfns", ju64(s->ring_lost_gfns));
 	jadd(&b, o, "latency_sum_ns", ju64(s->latency_sum_ns));
 	jadd(&b, o, "latency_avg_ns", ju64(stats_avg(s->latency_sum_ns, s->faults)));
 	jadd(&b, o, "latency_max_ns", ju64(s->latency_max_ns));
