@@ -39,6 +39,9 @@
 #   guest that touched little memory: never-touched pages cost nothing)
 #   PLACER_RUN_MIN: with pcopy.ko, check that the manifest's placer placed
 #   runs of at least this many pages per ioctl on average
+#   CHECK_MARKS=1: sample both ends' connections (ss --tos) during the
+#   migration: control and urgent carry DSCP EF and priority 6, the bulk
+#   channels DSCP CS1 and priority 2 (a slow link, so that samples land)
 #   PLOT=1: pcopy send and recv --plot DIR: check both ends' recordings
 #   (exactly the records the engines counted) and pictures (960 x 720).
 #   KEEP=1: keep the work directory; OUT=DIR: copy the JSON and logs there.
@@ -169,8 +172,22 @@ if [ "${DEMO:-0}" = 1 ]; then
 	tail -n +1 -f "$T/send.log" &
 	tailp=$!
 fi
+ssp=
+if [ "${CHECK_MARKS:-0}" = 1 ]; then
+	# one block per sample, "--" after each: the source's connections to
+	# the destination's port, then the destination's from it
+	while :; do
+		ip netns exec "$NS_S" ss -Htn --tos state established "( dport = :$PORT )"
+		echo "-- src"
+		ip netns exec "$NS_D" ss -Htn --tos state established "( sport = :$PORT )"
+		echo "-- dst"
+		sleep 0.2
+	done > "$T/ss.txt" 2>&1 &
+	ssp=$!
+fi
 ip netns exec "$NS_S" "$PCOPY" send --to "$IP_D:$PORT" $from \
 	--channels "$CHANNELS" $SEND_OPTS -j >"$T/send.json" 2>"$T/send.log" || rc=$?
+[ -n "$ssp" ] && { kill "$ssp"; wait "$ssp" 2>/dev/null; }
 rrc=0
 wait "$recv_pid" || rrc=$?
 end=$(date +%s.%N)
@@ -286,6 +303,23 @@ if [ -n "${PLACER_RUN_MIN:-}" ] && [ "$module" = 1 ]; then
 	[ "${pp:-0}" -gt 0 ] && [ "$pp" -ge $(( ${pi:-0} * PLACER_RUN_MIN )) ] &&
 		pass "the placer placed $pp buffered pages with $pi ioctls (runs of $((pp / pi)) on average, at least $PLACER_RUN_MIN)" ||
 		fail "the placer placed ${pp:-?} pages with ${pi:-?} ioctls (wanted runs of $PLACER_RUN_MIN)"
+fi
+
+# ---- marks: a sample of each end with every connection up ----
+if [ "${CHECK_MARKS:-0}" = 1 ]; then
+	for e in src dst; do
+		got=$(awk -v e="$e" -v n="$CHANNELS" '
+			$1 == "--" { if ($2 == e && u + b + o == n + 2) {
+					if (u == 2 && b == n && !o) ok++; else bad++ }
+				u = b = o = 0; next }
+			/tos:0xb8/ && /class_id:0x6( |$)/ { u++; next }
+			/tos:0x20/ && /class_id:0x2( |$)/ { b++; next }
+			{ o++ }
+			END { printf "%d %d", ok, bad }' "$T/ss.txt")
+		[ "${got% *}" -gt 0 ] && [ "${got#* }" = 0 ] &&
+			pass "$e: ${got% *} samples with every connection marked: 2 with DSCP EF, priority 6; $CHANNELS with DSCP CS1, priority 2" ||
+			fail "$e: connection marks (samples right, wrong: $got): $(grep -m 4 -v '^--' "$T/ss.txt" | tr '\n' ' ')"
+	done
 fi
 
 # ---- --plot: each end's recording holds what its engine counted ----

@@ -414,6 +414,21 @@ int mig_accept(int lfd, int timeout_ms, int *fd)
 	return 0;
 }
 
+/* DSCP @dscp in the IPv4 or IPv6 header, socket priority @prio. */
+static void mark(int fd, int dscp, int prio)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int tos = dscp << 2;	/* the ECN bits stay TCP's */
+
+	if (!getsockname(fd, (struct sockaddr *)&ss, &len) && ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos));
+	/* IPv4, or an IPv4-mapped peer of an IPv6 socket */
+	setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
+	/* last: IP_TOS sets the priority from the TOS too */
+	setsockopt(fd, SOL_SOCKET, SO_PRIORITY, &prio, sizeof(prio));
+}
+
 void mig_tune(int fd, int kind)
 {
 	int one = 1, idle = 5, intvl = 2, cnt = 5;
@@ -426,6 +441,8 @@ void mig_tune(int fd, int kind)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
+	mark(fd, kind == MIG_CHAN_BULK ? MIG_DSCP_BULK : MIG_DSCP_URGENT,
+	     kind == MIG_CHAN_BULK ? MIG_PRIO_BULK : MIG_PRIO_URGENT);
 	if (kind == MIG_CHAN_BULK) {
 		/*
 		 * Keep little unsent data queued in the kernel: what a bulk

@@ -87,6 +87,18 @@ int mig_connect_tcp(const char *addr, int timeout_ms, int *fd, char *err, size_t
 /* 0 and *fd, -ETIMEDOUT, or another negative errno. */
 int mig_accept(int lfd, int timeout_ms, int *fd);
 /* Socket options for a connection of kind @kind (enum mig_chan_kind). */
+/*
+ * Traffic marks (Documentation/migration.rst, "Marking"): control and
+ * urgent connections carry what a blocked vCPU waits for, bulk ones the
+ * background stream.  The DSCP goes in the IP header for switches and
+ * routers, the socket priority picks the band of a priority qdisc on the
+ * host; 6 is the highest a socket may take without CAP_NET_ADMIN.
+ */
+#define MIG_DSCP_URGENT		46	/* EF, expedited forwarding */
+#define MIG_DSCP_BULK		8	/* CS1, lower effort */
+#define MIG_PRIO_URGENT		6	/* TC_PRIO_INTERACTIVE */
+#define MIG_PRIO_BULK		2	/* TC_PRIO_BULK */
+
 void mig_tune(int fd, int kind);
 
 #endif
