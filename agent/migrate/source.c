@@ -464,7 +464,7 @@ int source_run(const struct send_opts *o)
 	s->o = o;
 	s->mem_fd = -1;
 	s->t_start = mig_now_ns();
-	s->hint = NO_HINT;
+	pthread_mutex_init(&s->hint_lock, NULL);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->work_cv, NULL);
 	pthread_cond_init(&s->done_cv, NULL);

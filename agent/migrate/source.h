@@ -40,7 +40,23 @@ struct json_object;
 #define CONNECT_MS	30000
 #define TRUST_WAIT_MS	2000
 #define CLOSE_WAIT_MS	10000
-#define NO_HINT		UINT64_MAX
+
+/*
+ * Preempt hints, one stream per faulting vCPU (source_responder.c,
+ * source_workers.c): a request from vCPU v starts (or moves) stream
+ * v % HINT_STREAMS at the page after the one requested; the postcopy
+ * workers take the words of the live streams in turn, HINT_WORDS of them
+ * (4096 pages) per stream, before they go back to the plain scan.  So two
+ * vCPUs touching two places both get the stream ahead of them.
+ */
+#define HINT_STREAMS	8
+#define HINT_WORDS	64
+
+struct hint_stream {
+	uint64_t word;		/* the next word of the bitmap to take */
+	unsigned int first;	/* in the first word: the bit to start at */
+	unsigned int left;	/* words to go; 0: not live */
+};
 
 enum job_kind { JOB_NONE, JOB_PAGES, JOB_SWITCH, JOB_END };
 
@@ -119,7 +135,9 @@ struct source {
 	/* postcopy */
 	enum phase phase;
 	bool paused;			/* under lock: answers may be read now */
-	uint64_t hint;			/* atomic: where the scanner goes next */
+	pthread_mutex_t hint_lock;	/* the streams below */
+	struct hint_stream hint[HINT_STREAMS];
+	unsigned int hint_rr;		/* the stream to look at first */
 	uint64_t *fifo;			/* --no-urgent: requests for the workers */
 	size_t fhead, flen, fcap;	/* under lock */
 	unsigned int fifo_n;		/* atomic copy of flen */

@@ -9,9 +9,23 @@
 #include "source.h"
 #include "util.h"
 
-static void src_answer(struct source *s, uint64_t p)
+/* Start vCPU @vcpu's hint stream right after page @p. */
+static void hint_set(struct source *s, uint64_t p, uint32_t vcpu)
 {
-	uint64_t none = NO_HINT, h;
+	struct hint_stream *h = &s->hint[vcpu % HINT_STREAMS];
+
+	p = (p + 1) % s->npages;
+	pthread_mutex_lock(&s->hint_lock);
+	h->word = p / 64;
+	h->first = (unsigned int)(p % 64);
+	h->left = HINT_WORDS;
+	pthread_mutex_unlock(&s->hint_lock);
+	__atomic_fetch_add(&s->hints_set, 1, __ATOMIC_RELAXED);
+}
+
+static void src_answer(struct source *s, uint64_t p, uint32_t vcpu)
+{
+	uint64_t h;
 	size_t n;
 	int ret;
 
@@ -49,11 +63,9 @@ static void src_answer(struct source *s, uint64_t p)
 		}
 		__atomic_fetch_add(&s->answers_urgent, 1, __ATOMIC_RELAXED);
 	}
-	/* as QEMU does: a new hint only once the scanner took the last one */
-	if (!s->o->no_hint &&
-	    __atomic_compare_exchange_n(&s->hint, &none, (p + 1) % s->npages, false,
-					__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-		__atomic_fetch_add(&s->hints_set, 1, __ATOMIC_RELAXED);
+	/* a vCPU that faulted elsewhere moves its stream there */
+	if (!s->o->no_hint)
+		hint_set(s, p, vcpu);
 }
 
 static void decode_done(const unsigned char *buf, struct mig_done *d)
@@ -108,7 +120,7 @@ void *src_responder_main(void *arg)
 					 le64toh(r.page), le16toh(r.flags), s->npages);
 				break;
 			}
-			src_answer(s, le64toh(r.page));
+			src_answer(s, le64toh(r.page), le32toh(r.vcpu));
 			break;
 		}
 		case MIG_T_RESUMED:

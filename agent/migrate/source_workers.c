@@ -168,6 +168,37 @@ static int serve_fifo(struct worker *w)
 	return any ? flush(w) : 0;
 }
 
+/*
+ * The next word of a live hint stream, taking the streams in turn: true
+ * with *@wi and *@first set, false if none is live.
+ */
+static bool hint_take(struct source *s, uint64_t nwords, uint64_t *wi, unsigned int *first)
+{
+	unsigned int i, k;
+	bool got = false;
+
+	pthread_mutex_lock(&s->hint_lock);
+	for (i = 0; i < HINT_STREAMS && !got; i++) {
+		struct hint_stream *h;
+
+		k = (s->hint_rr + i) % HINT_STREAMS;
+		h = &s->hint[k];
+		if (!h->left)
+			continue;
+		if (h->left == HINT_WORDS)
+			__atomic_fetch_add(&s->hints_consumed, 1, __ATOMIC_RELAXED);
+		*wi = h->word % nwords;
+		*first = h->first;
+		h->first = 0;
+		h->word = (h->word + 1) % nwords;
+		h->left--;
+		s->hint_rr = k + 1;
+		got = true;
+	}
+	pthread_mutex_unlock(&s->hint_lock);
+	return got;
+}
+
 static int run_pages(struct worker *w)
 {
 	struct source *s = w->s;
@@ -175,24 +206,16 @@ static int run_pages(struct worker *w)
 	uint64_t nwords = BM_WORDS(s->npages);
 
 	while (!mig_failed()) {
-		uint64_t wi, bits, h = NO_HINT;
+		uint64_t wi, bits;
 		unsigned int first = 0, k;
 
 		if (j->wrap) {
 			if (__atomic_load_n(&s->post_left, __ATOMIC_ACQUIRE) <= 0 ||
 			    __atomic_load_n(&s->post_stop, __ATOMIC_ACQUIRE))
 				break;
-			if (!s->o->no_hint)
-				h = __atomic_exchange_n(&s->hint, NO_HINT, __ATOMIC_ACQ_REL);
-			if (h != NO_HINT) {
-				/* continue right after the page just requested */
-				__atomic_fetch_add(&s->hints_consumed, 1, __ATOMIC_RELAXED);
-				wi = h / 64;
-				first = (unsigned int)(h % 64);
-				__atomic_store_n(&j->cursor, wi + 1, __ATOMIC_RELAXED);
-			} else {
+			/* ahead of the vCPUs that faulted, then the plain scan */
+			if (s->o->no_hint || !hint_take(s, nwords, &wi, &first))
 				wi = __atomic_fetch_add(&j->cursor, 1, __ATOMIC_RELAXED) % nwords;
-			}
 		} else {
 			wi = __atomic_fetch_add(&j->cursor, 1, __ATOMIC_RELAXED);
 			if (wi >= nwords)
