@@ -43,11 +43,9 @@ static int pid_cmd(int argc, char **argv, const struct opts *go,
 	if (ret)
 		return ret;
 	msg = session_msg(&p, pc->cmd, 0, pid);
-	ret = msg ? pnl_request(&p, msg, NULL, NULL) : -ENOMEM;
-	if (ret) {
-		session_perror(what, ret, texts, NULL);
+	ret = session_ack(&p, msg, what, texts);
+	if (ret)
 		goto out;
-	}
 
 	if (o.json) {
 		struct json_object *obj = json_object_new_object();

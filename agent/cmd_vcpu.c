@@ -65,11 +65,9 @@ int cmd_vcpu(int argc, char **argv, const struct opts *go)
 		nlmsg_free(msg);
 		msg = NULL;
 	}
-	ret = msg ? pnl_request(&p, msg, NULL, NULL) : -ENOMEM;
-	if (ret) {
-		session_perror(what, ret, texts, NULL);
+	ret = session_ack(&p, msg, what, texts);
+	if (ret)
 		goto out;
-	}
 
 	if (o.json) {
 		struct json_object *obj = json_object_new_object();

@@ -481,6 +481,16 @@ out:
 	return ret;
 }
 
+int session_ack(struct pnl *p, struct nl_msg *msg, const char *what,
+		const struct errtext *texts)
+{
+	int ret = msg ? pnl_request(p, msg, NULL, NULL) : -ENOMEM;
+
+	if (ret)
+		session_perror(what, ret, texts, NULL);
+	return ret;
+}
+
 void session_perror(const char *what, int err, const struct errtext *texts,
 		    const char *why)
 {

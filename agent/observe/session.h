@@ -79,6 +79,14 @@ struct errtext {
 void session_perror(const char *what, int err, const struct errtext *texts,
 		    const char *why);
 
+/*
+ * Send @msg (NULL: out of memory), a request answered by an ack only, and
+ * wait for it; a failure is printed with session_perror(@what, @texts).
+ * Returns 0 or the negative errno.
+ */
+int session_ack(struct pnl *p, struct nl_msg *msg, const char *what,
+		const struct errtext *texts);
+
 PCOPY_PUBLIC_END
 
 #endif
