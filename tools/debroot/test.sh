@@ -42,8 +42,13 @@ dkms=$debs/pcopy-dkms_${ver}_all.deb
 
 m=$work/root
 mkdir -p "$work/upper" "$work/ovl" "$m" "$cache/bookworm-apt/partial"
-mount -t overlay overlay -o "lowerdir=$root,upperdir=$work/upper,workdir=$work/ovl" "$m" ||
-	{ fail "overlay of $root"; finish; }
+# an overlay over the cached rootfs; a copy where the work directory's
+# filesystem cannot be an overlay's upper layer (DEBROOT_COPY=1 forces it)
+if [ -n "${DEBROOT_COPY:-}" ] ||
+   ! mount -t overlay overlay -o "lowerdir=$root,upperdir=$work/upper,workdir=$work/ovl" "$m" 2>"$work/overlay.log"; then
+	echo "debroot: no overlay ($(cat "$work/overlay.log" 2>/dev/null)): copying $root"
+	cp -a "$root/." "$m/" || { fail "copy of $root into $m"; finish; }
+fi
 mount -t proc proc "$m/proc"
 mount --rbind /dev "$m/dev"
 mount --bind "$cache/bookworm-apt" "$m/var/cache/apt/archives"
