@@ -174,6 +174,9 @@ if [ "${DEMO:-0}" = 1 ]; then
 fi
 ssp=
 if [ "${CHECK_MARKS:-0}" = 1 ]; then
+	# ss reads the TOS through sock_diag: without tcp_diag it falls back
+	# to /proc/net/tcp, which has none (a guest that never loaded it)
+	modprobe tcp_diag 2>/dev/null
 	# one block per sample, "--" after each: the source's connections to
 	# the destination's port, then the destination's from it
 	while :; do
