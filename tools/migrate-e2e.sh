@@ -184,7 +184,7 @@ if [ "${CHECK_MARKS:-0}" = 1 ]; then
 		echo "-- src"
 		ip netns exec "$NS_D" ss -Htn --tos state established "( sport = :$PORT )"
 		echo "-- dst"
-		sleep 0.2
+		sleep 0.1
 	done > "$T/ss.txt" 2>&1 &
 	ssp=$!
 fi
