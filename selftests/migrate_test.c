@@ -33,7 +33,7 @@ FIXTURE_VARIANT_ADD(mig, plain) { .env = "" };
 FIXTURE_VARIANT_ADD(mig, netem_delay_5ms) { .env = "NETEM_DELAY=5ms COUNT=45000" };
 FIXTURE_VARIANT_ADD(mig, netem_rate_100mbit) {
 	/* 64 MiB: the marks sampler gets several samples with every connection up */
-	.env = "NETEM_RATE=100mbit MEM=64 COUNT=30000 CHECK_MARKS=1"
+	.env = "NETEM_RATE=100mbit MEM=64 COUNT=60000 CHECK_MARKS=1"
 };
 FIXTURE_VARIANT_ADD(mig, netem_delay_and_rate) {
 	.env = "NETEM_DELAY=2ms NETEM_RATE=200mbit COUNT=30000"
