@@ -172,7 +172,7 @@ static void on_reset(struct mig_dirty *d, const struct pcopy_rec_dirty_reset *r)
 		__atomic_store_n(&d->trusted, true, __ATOMIC_RELEASE);
 }
 
-static int record_take(const struct pcopy_rec_hdr *rec, void *arg)
+static int record_cb(const struct pcopy_rec_hdr *rec, void *arg)
 {
 	struct mig_dirty *d = arg;
 
@@ -201,21 +201,10 @@ static int record_take(const struct pcopy_rec_hdr *rec, void *arg)
 	}
 }
 
-/* A record taken is also copied to the recording, if there is one. */
-static int record_cb(const struct pcopy_rec_hdr *rec, void *arg)
-{
-	struct mig_dirty *d = arg;
-	int ret = record_take(rec, d);
-
-	if (!ret)
-		mig_rec_take(d->rec, rec);
-	return ret;
-}
-
 /* Consume what the ring holds; lock held. */
 static int consume(struct mig_dirty *d)
 {
-	int ret = ring_consume(&d->ring, record_cb, d);
+	int ret = mig_rec_consume(&d->ring, d->rec, record_cb, d);
 
 	if (d->ring.malformed != d->malformed_seen) {
 		/* a DIRTY record we could not read is a loss like any other */

@@ -43,7 +43,7 @@ static int ent_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static int fault_take(const struct pcopy_rec_hdr *rec, void *arg)
+static int fault_record(const struct pcopy_rec_hdr *rec, void *arg)
 {
 	struct mig_faults *f = arg;
 	const struct pcopy_rec_fault *r = (const void *)rec;
@@ -162,17 +162,6 @@ static int read_uffd(struct mig_faults *f)
 	}
 }
 
-/* A record taken is also copied to the recording, if there is one. */
-static int fault_record(const struct pcopy_rec_hdr *rec, void *arg)
-{
-	struct mig_faults *f = arg;
-	int ret = fault_take(rec, f);
-
-	if (!ret)
-		mig_rec_take(f->rec, rec);
-	return ret;
-}
-
 static void *fault_main(void *arg)
 {
 	struct mig_faults *f = arg;
@@ -200,7 +189,7 @@ static void *fault_main(void *arg)
 		if (f->use_ring) {
 			/* the ring first: its records come with the vCPU */
 			do {
-				ret = ring_consume(&f->ring, fault_record, f);
+				ret = mig_rec_consume(&f->ring, f->rec, fault_record, f);
 				if (ret == -EPROTO) {
 					mig_fail("the fault ring: %s", f->ring.why);
 					goto out;

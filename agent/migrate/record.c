@@ -52,10 +52,28 @@ int mig_rec_open(struct mig_rec **out, const char *path, const struct ring *r,
 	return 0;
 }
 
-void mig_rec_take(struct mig_rec *m, const struct pcopy_rec_hdr *rec)
+struct tee {
+	struct mig_rec *m;
+	int (*cb)(const struct pcopy_rec_hdr *rec, void *arg);
+	void *arg;
+};
+
+static int tee_cb(const struct pcopy_rec_hdr *rec, void *arg)
 {
-	if (m)
-		recw_record(rec, &m->w);	/* an error sticks, and is told at the end */
+	struct tee *t = arg;
+	int ret = t->cb(rec, t->arg);
+
+	if (!ret)
+		recw_record(rec, &t->m->w);	/* an error sticks, and is told at the end */
+	return ret;
+}
+
+int mig_rec_consume(struct ring *r, struct mig_rec *m,
+		    int (*cb)(const struct pcopy_rec_hdr *rec, void *arg), void *arg)
+{
+	struct tee t = { .m = m, .cb = cb, .arg = arg };
+
+	return m ? ring_consume(r, tee_cb, &t) : ring_consume(r, cb, arg);
 }
 
 void mig_rec_close(struct mig_rec *m, struct ring *r)

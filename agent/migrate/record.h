@@ -22,8 +22,12 @@ struct mig_rec;
 int mig_rec_open(struct mig_rec **out, const char *path, const struct ring *r,
 		 uint32_t pid, uint32_t bind_flags, uint32_t watermark);
 
-/* Copy one record that the migration consumed (NULL @m: nothing). */
-void mig_rec_take(struct mig_rec *m, const struct pcopy_rec_hdr *rec);
+/*
+ * ring_consume(@r, @cb, @arg), and every record @cb takes (returns 0 for)
+ * also copied into @m (NULL: no copy).
+ */
+int mig_rec_consume(struct ring *r, struct mig_rec *m,
+		    int (*cb)(const struct pcopy_rec_hdr *rec, void *arg), void *arg);
 
 /*
  * The end: copy what @r still holds (no one else consumes it any more),
