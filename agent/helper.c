@@ -48,65 +48,67 @@ static int helper_path(const char *name, char *path, size_t len)
 	return -ENOENT;
 }
 
-int helper_exec(const char *name, char **argv, const struct opts *o)
+/* The helper's path into @path; -1 after saying why there is none. */
+static int helper_find(const char *name, char *path, size_t len)
 {
-	char path[PATH_MAX + 64], arg0[64];
-	char **args;
-	int argc, i, k = 0;
+	if (!helper_path(name, path, len))
+		return 0;
+	fprintf(stderr, "pcopy: %s: %s (is pcopy installed whole?)\n", name, path);
+	return -1;
+}
 
-	if (helper_path(name, path, sizeof(path))) {
-		fprintf(stderr, "pcopy: %s: %s (is pcopy installed whole?)\n", name, path);
-		return 1;
-	}
-	for (argc = 0; argv[argc]; argc++)
+/*
+ * Exec helper pcopy-@name at @path with @opt (if not NULL) and then @args
+ * (NULL-terminated) after argv[0]; returns only after saying why it could
+ * not.
+ */
+static void helper_execv(const char *name, const char *path, const char *opt,
+			 char *const *args)
+{
+	char arg0[64];
+	char **argv;
+	int n, k = 0;
+
+	for (n = 0; args[n]; n++)
 		;
-	args = calloc(argc + 2, sizeof(*args));
-	if (!args) {
+	argv = calloc(n + 3, sizeof(*argv));
+	if (!argv) {
 		fprintf(stderr, "pcopy: %s: out of memory\n", name);
-		return 1;
+		return;
 	}
 	snprintf(arg0, sizeof(arg0), "pcopy-%s", name);
-	args[k++] = arg0;
-	if (o->json)
-		args[k++] = "-j";
-	for (i = 1; i < argc; i++)
-		args[k++] = argv[i];
-	args[k] = NULL;
-	execv(path, args);
+	argv[k++] = arg0;
+	if (opt)
+		argv[k++] = (char *)opt;
+	memcpy(&argv[k], args, (n + 1) * sizeof(*argv));
+	execv(path, argv);
 	fprintf(stderr, "pcopy: %s: cannot run %s: %s\n", name, path, strerror(errno));
-	free(args);
+	free(argv);
+}
+
+int helper_exec(const char *name, char **argv, const struct opts *o)
+{
+	char path[PATH_MAX + 64];
+
+	if (!helper_find(name, path, sizeof(path)))
+		helper_execv(name, path, o->json ? "-j" : NULL, argv + 1);
 	return 1;
 }
 
 int helper_run(const char *name, const char *const *args)
 {
-	char path[PATH_MAX + 64], arg0[64];
-	const char **argv;
-	int n, status;
+	char path[PATH_MAX + 64];
+	int status;
 	pid_t pid;
 
-	if (helper_path(name, path, sizeof(path))) {
-		fprintf(stderr, "pcopy: %s: %s (is pcopy installed whole?)\n", name, path);
+	if (helper_find(name, path, sizeof(path)))
 		return 1;
-	}
-	for (n = 0; args[n]; n++)
-		;
-	argv = calloc(n + 2, sizeof(*argv));
-	if (!argv) {
-		fprintf(stderr, "pcopy: %s: out of memory\n", name);
-		return 1;
-	}
-	snprintf(arg0, sizeof(arg0), "pcopy-%s", name);
-	argv[0] = arg0;
-	memcpy(&argv[1], args, (n + 1) * sizeof(*argv));
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
-		execv(path, (char *const *)argv);
-		fprintf(stderr, "pcopy: %s: cannot run %s: %s\n", name, path, strerror(errno));
+		helper_execv(name, path, NULL, (char *const *)args);
 		_exit(127);
 	}
-	free(argv);
 	if (pid < 0) {
 		fprintf(stderr, "pcopy: %s: fork: %s\n", name, strerror(errno));
 		return 1;
