@@ -87,14 +87,6 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-static uint64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
 struct progress {
 	bool tty;			/* stderr is a terminal: show progress */
 	bool shown;			/* the status line is on the screen */
@@ -105,7 +97,7 @@ struct progress {
 static void progress(struct progress *pg, const struct ring *r, const struct recw *w)
 {
 	struct ring_counters c;
-	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 	char sz[24];
 
 	if (!pg->tty || now < pg->next_ns)
@@ -223,7 +215,7 @@ static int record_loop(struct ring *r, struct recw *w, uint64_t deadline,
 			return RECFILE_STOP_EOF;
 		if (stop_signal)
 			return RECFILE_STOP_SIGNAL;
-		now = now_ns(CLOCK_MONOTONIC);
+		now = clock_ns(CLOCK_MONOTONIC);
 		if (deadline && now >= deadline)
 			return RECFILE_STOP_DURATION;
 		if (deadline && deadline - now < (uint64_t)WAIT_MS * NSEC_PER_MSEC)

@@ -15,6 +15,7 @@
  * another part fails to link.
  */
 #include <stdint.h>
+#include <time.h>
 
 #define PCOPY_PUBLIC_BEGIN	_Pragma("GCC visibility push(default)")
 #define PCOPY_PUBLIC_END	_Pragma("GCC visibility pop")
@@ -26,5 +27,14 @@
 #define NSEC_PER_USEC	((uint64_t)1000)
 #define NSEC_PER_MSEC	((uint64_t)1000000)
 #define NSEC_PER_SEC	((uint64_t)1000000000)
+
+/* Clock @clk now, in ns. */
+static inline uint64_t clock_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
 
 #endif

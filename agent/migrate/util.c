@@ -27,10 +27,7 @@ uint64_t mig_peak_rss(void)
 
 uint64_t mig_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 /* mmap rather than calloc: a large VM's bitmaps are never touched whole. */

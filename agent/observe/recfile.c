@@ -145,14 +145,6 @@ void recw_abort(struct recw *w)
 	w->fd = -1;
 }
 
-static uint64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
 void recfile_header_fill(struct recfile_header *h, const struct ring *r, uint32_t pid,
 			 uint32_t bind_flags, uint32_t watermark)
 {
@@ -167,8 +159,8 @@ void recfile_header_fill(struct recfile_header *h, const struct ring *r, uint32_
 	h->ring_data_size = r->size;
 	h->bind_flags = bind_flags;
 	h->watermark = watermark;
-	h->start_mono_ns = now_ns(CLOCK_MONOTONIC);
-	h->start_real_ns = now_ns(CLOCK_REALTIME);
+	h->start_mono_ns = clock_ns(CLOCK_MONOTONIC);
+	h->start_real_ns = clock_ns(CLOCK_REALTIME);
 }
 
 void recfile_trailer_fill(struct recfile_trailer *t, const struct ring *r, uint32_t stop,
@@ -184,7 +176,7 @@ void recfile_trailer_fill(struct recfile_trailer *t, const struct ring *r, uint3
 	t->hdr.len = sizeof(*t);
 	t->hdr.type = RECFILE_REC_TRAILER;
 	t->stop = stop;
-	t->end_mono_ns = now_ns(CLOCK_MONOTONIC);
+	t->end_mono_ns = clock_ns(CLOCK_MONOTONIC);
 	t->ring_flags = c.flags;
 	t->records = c.records;
 	t->lost_records = c.lost_records;
