@@ -290,20 +290,24 @@ static const void *buffered(struct place *pl, uint64_t p, uint32_t s)
 	return s & ST_ZERO ? NULL : pl->buf + p * PS;
 }
 
+/* In state @s, page @p is not placed and its buffered version is final. */
+static bool final_in_buffer(const struct place *pl, uint64_t p, uint32_t s)
+{
+	uint8_t m = pl->manifest[p];
+
+	return m && !(s & ST_PLACED) && (s & ST_ROUND) == m;
+}
+
 /* Place @p from the buffer if its buffered round is the final one. */
 static int try_buffered(struct place *pl, uint64_t p)
 {
-	uint8_t m = pl->manifest[p];
-	uint32_t old, s;
+	uint32_t old;
 
-	if (!m)
-		return 0;
-	s = __atomic_load_n(&pl->state[p], __ATOMIC_SEQ_CST);
-	if ((s & ST_PLACED) || (s & ST_ROUND) != m)
+	if (!final_in_buffer(pl, p, __atomic_load_n(&pl->state[p], __ATOMIC_SEQ_CST)))
 		return 0;
 	if (!claim(pl, p, &old))
 		return 0;
-	if ((old & ST_ROUND) != m) {
+	if (!final_in_buffer(pl, p, old)) {
 		release(pl, p, old & (ST_ROUND | ST_ZERO), 0);
 		return 0;
 	}
@@ -347,10 +351,9 @@ int place_precopy(struct place *pl, uint64_t p, uint8_t round, const void *data)
  */
 static bool claim_final(struct place *pl, uint64_t p, bool zero, uint32_t *old)
 {
-	uint8_t m = pl->manifest[p];
 	uint32_t s = __atomic_load_n(&pl->state[p], __ATOMIC_SEQ_CST);
 
-	if (!m || (s & (ST_PLACED | ST_BUSY)) || (s & ST_ROUND) != m || !(s & ST_ZERO) != !zero)
+	if ((s & ST_BUSY) || !final_in_buffer(pl, p, s) || !(s & ST_ZERO) != !zero)
 		return false;
 	if (!__atomic_compare_exchange_n(&pl->state[p], &s, s | ST_BUSY, false,
 					 __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
