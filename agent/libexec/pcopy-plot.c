@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * pcopy-plot FILE OUT.svg|OUT.png: the picture of a recording (plot.h),
- * the helper behind `pcopy report FILE --plot OUT` (agent/helper.c), which
- * checks OUT's name first.  Exit status 0, or 1 with the reason on stderr
- * as "pcopy: report FILE: ...".
+ * the helper behind `pcopy report FILE --plot OUT` (which checks OUT's
+ * name first) and `pcopy send/recv --plot DIR` (agent/helper.c).  Exit
+ * status 0, or 1 with the reason on stderr as "pcopy: report FILE: ...".
  */
 #include <errno.h>
 #include <stdio.h>
